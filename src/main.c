@@ -1,0 +1,251 @@
+/* msfwd command line: parse arguments, install signal handlers, load the config, run the engine. */
+#include <config.h>
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ms_config.h"
+#include "core/ms_engine.h"
+#include "core/ms_err.h"
+#include "core/ms_http.h"
+#include "core/ms_log.h"
+#include "core/ms_registry.h"
+
+#ifndef MS_SYSCONF_FILE
+#define MS_SYSCONF_FILE "/etc/msfwd/msfwd.conf"
+#endif
+
+/* sysexits.h values, as the command-line contract promises. */
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   64
+#define EXIT_CONFIG  78
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: msfwd COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  run   -c FILE          poll inputs and deliver to outputs until SIGTERM/SIGINT\n"
+            "  once  -c FILE          poll every input until caught up, deliver everything, exit\n"
+            "  check -c FILE [--dump] validate the configuration and mappings; --dump prints\n"
+            "                         the effective configuration with secrets redacted\n"
+            "  help [COMMAND|PLUGIN]  this text, or the keys of an input/output plugin\n"
+            "\n"
+            "options:\n"
+            "  -c, --config FILE      configuration file (default " MS_SYSCONF_FILE ")\n"
+            "  -h, --help             this text\n"
+            "  -V, --version          print the version\n"
+            "\n"
+            "exit codes: 0 success, 1 failure at run time, 64 usage error, 78 configuration "
+            "error\n");
+}
+
+static void print_map(const struct ms_config_map *map)
+{
+    const struct ms_config_map *m;
+
+    for (m = map; m->name; m++) {
+        fprintf(stdout, "  %-18s %s%s%s%s%s\n", m->name, m->desc,
+                (m->flags & MS_CFG_REQUIRED) ? " (required)" : "", m->def ? " [default: " : "",
+                m->def ? m->def : "", m->def ? "]" : "");
+    }
+}
+
+/* "msfwd help NAME": the config keys of a plugin, or the usage. */
+static int help_topic(const char *topic)
+{
+    const struct ms_input_plugin *in = ms_registry_input(topic);
+    const struct ms_output_plugin *out = ms_registry_output(topic);
+    size_t i;
+
+    if (in) {
+        fprintf(stdout, "input %s: %s\nkeys ([input.NAME] type = %s):\n", in->name,
+                in->description, in->name);
+        print_map(in->config_map);
+    }
+    if (out) {
+        fprintf(stdout, "output %s: %s\nkeys ([output.NAME] type = %s):\n", out->name,
+                out->description, out->name);
+        print_map(out->config_map);
+    }
+    if (in || out) {
+        return 0;
+    }
+    if (strcmp(topic, "run") && strcmp(topic, "once") && strcmp(topic, "check") &&
+        strcmp(topic, "help")) {
+        fprintf(stderr, "msfwd: no help for '%s'. Plugins:", topic);
+        for (i = 0; ms_input_plugins[i]; i++) {
+            fprintf(stderr, " %s", ms_input_plugins[i]->name);
+        }
+        for (i = 0; ms_output_plugins[i]; i++) {
+            fprintf(stderr, " %s", ms_output_plugins[i]->name);
+        }
+        fprintf(stderr, "\n");
+        return EXIT_USAGE;
+    }
+    usage(stdout);
+    return 0;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    /* Reloading is not implemented yet; a stray SIGHUP must not kill the forwarder. */
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static void print_errors(const struct ms_cfg_errors *errs)
+{
+    size_t i;
+
+    for (i = 0; i < errs->n; i++) {
+        ms_log_scrub(errs->msgs[i]);
+        fprintf(stderr, "msfwd: %s\n", errs->msgs[i]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"dump", no_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    struct ms_cfg_errors errs = {NULL, 0};
+    struct ms_config *cfg = NULL;
+    struct ms_engine *eng = NULL;
+    enum ms_engine_mode mode;
+    const char *config_path = MS_SYSCONF_FILE;
+    const char *command;
+    bool dump = false;
+    int exit_code = 0;
+    int c;
+    int rc;
+
+    while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("msfwd %s\n", PACKAGE_VERSION);
+            return 0;
+        case 'c':
+            config_path = optarg;
+            break;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    command = argv[optind++];
+    if (strcmp(command, "help") == 0) {
+        if (optind < argc) {
+            return help_topic(argv[optind]);
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(command, "run") == 0) {
+        mode = MS_MODE_RUN;
+    }
+    else if (strcmp(command, "once") == 0) {
+        mode = MS_MODE_ONCE;
+    }
+    else if (strcmp(command, "check") == 0) {
+        mode = MS_MODE_CHECK;
+    }
+    else {
+        fprintf(stderr, "msfwd: unknown command '%s'\n", command);
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    /* Options may also follow the command: msfwd check -c FILE --dump */
+    while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'd':
+            if (mode != MS_MODE_CHECK) {
+                fprintf(stderr, "msfwd: --dump belongs to 'check'\n");
+                return EXIT_USAGE;
+            }
+            dump = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("msfwd %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "msfwd: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+
+    install_signals();
+    if (ms_http_global_init() != MS_OK) {
+        fprintf(stderr, "msfwd: libcurl initialization failed\n");
+        return EXIT_RUNTIME;
+    }
+    rc = ms_config_load(config_path, &cfg, &errs);
+    if (rc == MS_OK) {
+        rc = ms_engine_create(cfg, mode, &stop_requested, &eng, &errs);
+    }
+    if (rc != MS_OK) {
+        print_errors(&errs);
+        fprintf(stderr, "msfwd: %s: configuration refused (%zu problem%s)\n", config_path, errs.n,
+                errs.n == 1 ? "" : "s");
+        exit_code = rc == MS_ENOMEM ? EXIT_RUNTIME : EXIT_CONFIG;
+        goto out;
+    }
+    if (mode == MS_MODE_CHECK) {
+        if (dump) {
+            ms_engine_dump(eng, stdout);
+        }
+        fprintf(stderr, "msfwd: %s: configuration OK\n", config_path);
+        goto out;
+    }
+    exit_code = ms_engine_run(eng) == MS_OK ? 0 : EXIT_RUNTIME;
+    if (stop_requested && mode == MS_MODE_RUN) {
+        ms_log_info(NULL, "stopped on signal; state saved");
+    }
+out:
+    ms_engine_destroy(eng);
+    ms_cfg_errors_free(&errs);
+    ms_http_global_cleanup();
+    ms_log_clear_secrets();
+    return exit_code;
+}

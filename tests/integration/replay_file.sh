@@ -1,0 +1,97 @@
+#!/bin/bash
+# msfwd once: replay -> mapping -> spool -> file; restart resumes; CLI exit codes and messages.
+. "${MS_SRCDIR}/tests/integration/lib.sh"
+
+plan 14
+fixture="$MS_SRCDIR/tests/fixtures/mimecast/ttp-url.jsonl"
+cp "$fixture" "$TEST_TMP/in.jsonl"
+printf '{"broken json\n[1,2,3]\n' >>"$TEST_TMP/in.jsonl"
+
+cat >"$TEST_TMP/msfwd.conf" <<CONF
+[service]
+state_dir    = $TEST_TMP/state
+mappings_dir = $MS_SRCDIR/mappings
+log_level    = info
+
+[input.sample]
+type        = replay
+path        = $TEST_TMP/in.jsonl
+source_type = mimecast:ttp:url
+batch_max   = 2
+
+[output.local]
+type = file
+path = $TEST_TMP/out.jsonl
+CONF
+
+"$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run1.err"
+rc=$?
+check "once exits 0 (rc=$rc)" test $rc -eq 0
+[ $rc -eq 0 ] || diag_file "$TEST_TMP/run1.err"
+
+# Compare with the fixture: every record arrives once, in order, unchanged under "raw".
+compare() {
+    "$PYTHON3" - "$1" "$2" <<'PY'
+import json, sys, hashlib
+want = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+got = [json.loads(l) for l in open(sys.argv[2])]
+assert len(got) == len(want), "got %d events, want %d" % (len(got), len(want))
+for w, g in zip(want, got):
+    assert g["raw"] == w, "raw record differs"
+    assert g["source_type"] == "mimecast:ttp:url"
+    assert len(g["id"]) == 64 and all(c in "0123456789abcdef" for c in g["id"])
+    assert g["time"].endswith("Z") and len(g["time"]) == 24
+ids = [g["id"] for g in got]
+assert len(set(ids)) == len(ids), "ids are not unique"
+PY
+}
+check "every fixture record delivered once, raw unchanged" compare "$fixture" "$TEST_TMP/out.jsonl"
+check "malformed lines are rejected with file and line" \
+    grep -q "in.jsonl:6: record rejected" "$TEST_TMP/run1.err"
+check "a non-object line is rejected" grep -q "in.jsonl:7: record rejected: not a JSON object" "$TEST_TMP/run1.err"
+
+# Same record, same id, across runs: ids are a function of the record.
+id1=$(head -n1 "$TEST_TMP/out.jsonl" | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+
+# Second run: nothing new, nothing repeated.
+"$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run2.err"
+check "second once exits 0" test $? -eq 0
+check "second run delivers nothing again" test "$(wc -l <"$TEST_TMP/out.jsonl")" -eq 5
+
+# Appended records arrive on the next run, and only they.
+head -n 2 "$fixture" | sed 's/2026-11-14T/2026-11-15T/' >>"$TEST_TMP/in.jsonl"
+"$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run3.err"
+check "third once exits 0" test $? -eq 0
+check "only the two appended records are added" test "$(wc -l <"$TEST_TMP/out.jsonl")" -eq 7
+
+# A fresh state directory replays everything: same ids as before (stable identity).
+sed -i "s#$TEST_TMP/state#$TEST_TMP/state2#; s#$TEST_TMP/out.jsonl#$TEST_TMP/out2.jsonl#" "$TEST_TMP/msfwd.conf"
+"$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run4.err"
+id2=$(head -n1 "$TEST_TMP/out2.jsonl" | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+check "re-pulled record gets the same id" test "$id1" = "$id2"
+
+# include_raw = false leaves the vendor record out.
+cat >>"$TEST_TMP/msfwd.conf" <<CONF
+
+[output.noraw]
+type        = file
+path        = $TEST_TMP/noraw.jsonl
+include_raw = false
+CONF
+sed -i "s#$TEST_TMP/state2#$TEST_TMP/state3#" "$TEST_TMP/msfwd.conf"
+"$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run5.err"
+check "include_raw = false drops raw" sh -c "test \$(grep -c '\"raw\"' '$TEST_TMP/noraw.jsonl') -eq 0 && test \$(wc -l <'$TEST_TMP/noraw.jsonl') -eq 7"
+
+# check: the example config is valid; a misspelt key is refused with 78 naming key and line.
+(cd "$MS_SRCDIR" && "$MS_BIN" check -c etc/msfwd.conf.example) 2>"$TEST_TMP/check.err"
+rc=$?
+check "check accepts etc/msfwd.conf.example (rc=$rc)" test $rc -eq 0
+[ $rc -eq 0 ] || diag_file "$TEST_TMP/check.err"
+sed 's/^batch_max   = 2/batchmax = 2/' "$TEST_TMP/msfwd.conf" >"$TEST_TMP/typo.conf"
+"$MS_BIN" check -c "$TEST_TMP/typo.conf" 2>"$TEST_TMP/typo.err"
+rc=$?
+check "misspelt key exits 78 (rc=$rc)" test $rc -eq 78
+check "message names file, line, section and key" \
+    grep -q "typo.conf:10: \[input.sample\] batchmax: unknown key (did you mean 'batch_max'?)" "$TEST_TMP/typo.err"
+"$MS_BIN" frobnicate >/dev/null 2>&1
+check "unknown command exits 64" test $? -eq 64
