@@ -87,6 +87,23 @@ out:
     return ret;
 }
 
+void ms_log_unregister_secret(const char *value)
+{
+    size_t i;
+
+    pthread_mutex_lock(&log_state.lock);
+    for (i = 0; i < log_state.n_secrets; i++) {
+        if (strcmp(log_state.secrets[i], value) == 0) {
+            explicit_bzero(log_state.secrets[i], strlen(log_state.secrets[i]));
+            free(log_state.secrets[i]);
+            log_state.secrets[i] = log_state.secrets[--log_state.n_secrets];
+            log_state.secrets[log_state.n_secrets] = NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&log_state.lock);
+}
+
 void ms_log_clear_secrets(void)
 {
     size_t i;

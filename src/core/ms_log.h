@@ -33,6 +33,9 @@ enum ms_log_level ms_log_get_level(void);
  */
 int ms_log_register_secret(const char *value);
 
+/* Forgets one registered secret (a rotated access token). */
+void ms_log_unregister_secret(const char *value);
+
 /* Forgets every registered secret (zeroing the copies). Called at exit and by tests. */
 void ms_log_clear_secrets(void);
 

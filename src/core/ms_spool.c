@@ -315,7 +315,9 @@ static int list_segments(struct ms_spool *sp)
         sp->n_segs++;
     }
     closedir(d);
-    qsort(sp->segs, sp->n_segs, sizeof(*sp->segs), seg_cmp);
+    if (sp->n_segs > 1) {
+        qsort(sp->segs, sp->n_segs, sizeof(*sp->segs), seg_cmp);
+    }
     return MS_OK;
 }
 
