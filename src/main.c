@@ -23,12 +23,20 @@
 #define EXIT_USAGE   64
 #define EXIT_CONFIG  78
 
-static volatile sig_atomic_t stop_requested;
+/* halt stops the running engine (every plugin polls it); the others say what comes next. */
+static volatile sig_atomic_t halt;
+static volatile sig_atomic_t terminate_requested;
+static volatile sig_atomic_t reload_requested;
 
-static void on_stop_signal(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP) {
+        reload_requested = 1;
+    }
+    else {
+        terminate_requested = 1;
+    }
+    halt = 1;
 }
 
 static void usage(FILE *out)
@@ -99,19 +107,24 @@ static int help_topic(const char *topic)
     return 0;
 }
 
-static void install_signals(void)
+static void install_signals(bool run_mode)
 {
     struct sigaction sa;
 
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    if (run_mode) {
+        sigaction(SIGHUP, &sa, NULL);
+    }
+    else {
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGHUP, &sa, NULL);
+    }
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    /* Reloading is not implemented yet; a stray SIGHUP must not kill the forwarder. */
-    sigaction(SIGHUP, &sa, NULL);
 }
 
 static void print_errors(const struct ms_cfg_errors *errs)
@@ -122,6 +135,38 @@ static void print_errors(const struct ms_cfg_errors *errs)
         ms_log_scrub(errs->msgs[i]);
         fprintf(stderr, "msfwd: %s\n", errs->msgs[i]);
     }
+}
+
+/*
+ * SIGHUP: builds an engine from the file as it is now. On success the old engine (already
+ * stopped, its cursors and spool positions saved) is replaced; on refusal it keeps running.
+ */
+static struct ms_engine *reload(const char *config_path, struct ms_engine *old)
+{
+    struct ms_cfg_errors errs = {NULL, 0};
+    struct ms_config *cfg = NULL;
+    struct ms_engine *eng = NULL;
+    size_t i;
+    int rc;
+
+    ms_log_info(NULL, "SIGHUP: reloading %s", config_path);
+    rc = ms_config_load(config_path, &cfg, &errs);
+    if (rc == MS_OK) {
+        rc = ms_engine_create(cfg, MS_MODE_RUN, &halt, &eng, &errs);
+    }
+    if (rc != MS_OK) {
+        for (i = 0; i < errs.n; i++) {
+            ms_log_error(NULL, "reload refused: %s", errs.msgs[i]);
+        }
+        ms_log_error(NULL, "reload refused (%zu problem%s); the running configuration stays",
+                     errs.n, errs.n == 1 ? "" : "s");
+        ms_cfg_errors_free(&errs);
+        return old;
+    }
+    ms_cfg_errors_free(&errs);
+    ms_engine_destroy(old);
+    ms_log_info(NULL, "reload: new configuration in effect");
+    return eng;
 }
 
 int main(int argc, char **argv)
@@ -215,14 +260,14 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    install_signals();
+    install_signals(mode == MS_MODE_RUN);
     if (ms_http_global_init() != MS_OK) {
         fprintf(stderr, "msfwd: libcurl initialization failed\n");
         return EXIT_RUNTIME;
     }
     rc = ms_config_load(config_path, &cfg, &errs);
     if (rc == MS_OK) {
-        rc = ms_engine_create(cfg, mode, &stop_requested, &eng, &errs);
+        rc = ms_engine_create(cfg, mode, &halt, &eng, &errs);
     }
     if (rc != MS_OK) {
         print_errors(&errs);
@@ -238,8 +283,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "msfwd: %s: configuration OK\n", config_path);
         goto out;
     }
-    exit_code = ms_engine_run(eng) == MS_OK ? 0 : EXIT_RUNTIME;
-    if (stop_requested && mode == MS_MODE_RUN) {
+    for (;;) {
+        exit_code = ms_engine_run(eng) == MS_OK ? 0 : EXIT_RUNTIME;
+        if (mode != MS_MODE_RUN || terminate_requested || !reload_requested) {
+            break;
+        }
+        reload_requested = 0;
+        halt = 0;
+        eng = reload(config_path, eng);
+        /* A SIGTERM during the reload must not be lost. */
+        halt = terminate_requested;
+    }
+    if (terminate_requested && mode == MS_MODE_RUN) {
         ms_log_info(NULL, "stopped on signal; state saved");
     }
 out:

@@ -858,6 +858,21 @@ static int engine_open(struct ms_engine *eng)
     return MS_OK;
 }
 
+/* Undoes engine_open so that the engine can run again (after a refused reload). */
+static void engine_close(struct ms_engine *eng)
+{
+    size_t i;
+
+    for (i = 0; i < eng->n_outputs; i++) {
+        ms_spool_reader_close(eng->outputs[i].reader);
+        eng->outputs[i].reader = NULL;
+        eng->outputs[i].caught_up = false;
+    }
+    ms_spool_close(eng->spool);
+    eng->spool = NULL;
+    eng->draining = false;
+}
+
 static int start_outputs(struct ms_engine *eng)
 {
     size_t i;
@@ -1013,6 +1028,7 @@ int ms_engine_run(struct ms_engine *eng)
 
     ret = engine_open(eng);
     if (ret != MS_OK) {
+        engine_close(eng);
         return MS_ERR;
     }
     for (i = 0; i < eng->n_inputs; i++) {
@@ -1021,6 +1037,7 @@ int ms_engine_run(struct ms_engine *eng)
         }
     }
     if (ms_batch_init(&b, (size_t)max_batch) != MS_OK) {
+        engine_close(eng);
         return MS_ERR;
     }
     ret = start_outputs(eng);
@@ -1044,5 +1061,6 @@ int ms_engine_run(struct ms_engine *eng)
                     eng->outputs[i].delivered);
     }
     ms_batch_free(&b);
+    engine_close(eng);
     return ret == MS_OK ? MS_OK : MS_ERR;
 }

@@ -37,7 +37,9 @@ int ms_engine_create(struct ms_config *cfg,
 void ms_engine_dump(const struct ms_engine *eng, FILE *out);
 
 /*
- * Runs in the mode given at create. Returns MS_OK when everything polled was delivered (once) or
+ * Runs in the mode given at create; opens the spool and state at the start and closes them at the
+ * end, so the same engine may run again (msfwd keeps the old engine when a reload is refused).
+ * Returns MS_OK when everything polled was delivered (once) or
  * the engine stopped cleanly (run); MS_ERR when an input failed (once), an output could not
  * deliver before the drain timeout, or the spool/state could not be opened (logged).
  */
