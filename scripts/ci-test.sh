@@ -71,6 +71,13 @@ else
     stage_failed distcheck
 fi
 
+echo "=== fuzz targets (${FUZZ_SECONDS:-15}s each, clang ASan+UBSan)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh >fuzz.out 2>&1
+grep -E '^(PASS|FAIL): fuzz' fuzz.out
+grep -qE '^(PASS|FAIL): fuzz' fuzz.out || { tail -n 20 fuzz.out; stage_failed "fuzz build"; }
+passed=$((passed + $(grep -c '^PASS: fuzz' fuzz.out)))
+failed=$((failed + $(grep -c '^FAIL: fuzz' fuzz.out)))
+
 echo "=== checksrc"
 if ! scripts/checksrc.sh "$top"; then
     stage_failed checksrc
