@@ -42,6 +42,7 @@ struct ms_spool {
     int64_t used;     /* bytes in all segments */
     struct ms_spool_reader **readers;
     size_t n_readers;
+    struct ms_buf frames; /* the writer's reusable framing buffer (one writer thread) */
 };
 
 struct ms_spool_reader {
@@ -381,6 +382,7 @@ struct ms_spool *ms_spool_open(const char *dir,
     pthread_cond_init(&sp->cond, NULL);
     sp->wfd = -1;
     sp->opts = *opts;
+    ms_buf_init(&sp->frames, (size_t)1 << 30);
     if (strlen(dir) >= sizeof(sp->dir)) {
         ms_log_error(NULL, "spool: directory path too long: %s", dir);
         goto fail;
@@ -446,6 +448,7 @@ void ms_spool_close(struct ms_spool *sp)
     }
     free(sp->segs);
     free(sp->readers);
+    ms_buf_free(&sp->frames);
     pthread_cond_destroy(&sp->cond);
     pthread_mutex_destroy(&sp->lock);
     free(sp);
@@ -483,7 +486,7 @@ uint64_t ms_spool_end(struct ms_spool *sp)
 
 int ms_spool_append(struct ms_spool *sp, const char *const *data, const size_t *lens, size_t n)
 {
-    struct ms_buf frames;
+    struct ms_buf *frames = &sp->frames;
     unsigned char fh[FRAME_HDR_LEN];
     struct seg *active;
     size_t i;
@@ -492,7 +495,7 @@ int ms_spool_append(struct ms_spool *sp, const char *const *data, const size_t *
     if (n == 0) {
         return MS_OK;
     }
-    ms_buf_init(&frames, (size_t)1 << 30);
+    ms_buf_reset(frames);
     for (i = 0; i < n; i++) {
         if (lens[i] > MS_CAP_EVENT) {
             ms_log_error(NULL, "spool: event of %zu bytes exceeds the %u-byte record limit",
@@ -502,8 +505,8 @@ int ms_spool_append(struct ms_spool *sp, const char *const *data, const size_t *
         }
         put_u32(fh, (uint32_t)lens[i]);
         put_u32(fh + 4, (uint32_t)crc32(0L, (const Bytef *)data[i], (uInt)lens[i]));
-        if (ms_buf_append(&frames, fh, FRAME_HDR_LEN) != MS_OK ||
-            ms_buf_append(&frames, data[i], lens[i]) != MS_OK) {
+        if (ms_buf_append(frames, fh, FRAME_HDR_LEN) != MS_OK ||
+            ms_buf_append(frames, data[i], lens[i]) != MS_OK) {
             ret = MS_ENOMEM;
             goto out_nolock;
         }
@@ -527,7 +530,7 @@ int ms_spool_append(struct ms_spool *sp, const char *const *data, const size_t *
         }
         active = &sp->segs[sp->n_segs - 1];
     }
-    if (write_full(sp->wfd, frames.data, frames.len) != MS_OK ||
+    if (write_full(sp->wfd, frames->data, frames->len) != MS_OK ||
         (sp->opts.fsync && fdatasync(sp->wfd) != 0)) {
         int saved = errno;
 
@@ -539,14 +542,16 @@ int ms_spool_append(struct ms_spool *sp, const char *const *data, const size_t *
         ret = MS_EIO;
         goto out;
     }
-    active->size += frames.len;
-    sp->end += frames.len;
-    sp->used += (int64_t)frames.len;
+    active->size += frames->len;
+    sp->end += frames->len;
+    sp->used += (int64_t)frames->len;
     pthread_cond_broadcast(&sp->cond);
 out:
     pthread_mutex_unlock(&sp->lock);
 out_nolock:
-    ms_buf_free(&frames);
+    if (frames->cap > 8u * 1024 * 1024) {
+        ms_buf_free(frames); /* do not keep a huge batch's memory around */
+    }
     return ret;
 }
 

@@ -142,34 +142,40 @@ static int replay_open(struct ms_instance *ins, struct replay_ctx *ctx)
     return MS_OK;
 }
 
-/* Reads one complete line into ctx->line. MS_OK, MS_EOF (no complete line yet), MS_ETOOBIG. */
+/*
+ * Reads one complete line into ctx->line. Returns MS_OK, MS_EOF (no complete line yet),
+ * MS_ETOOBIG (longer than the cap) or MS_EINVAL (holds a NUL byte); the line is consumed
+ * in the last two cases. consumed is measured on the file, so NUL bytes cannot skew the offset.
+ */
 static int read_line(struct replay_ctx *ctx, size_t *consumed)
 {
-    int c;
+    char chunk[16384];
+    bool too_big = false;
+    size_t seen = 0;
+    off_t start = ftello(ctx->file);
+    size_t n;
 
     ms_buf_reset(&ctx->line);
     *consumed = 0;
-    for (;;) {
-        c = getc(ctx->file);
-        if (c == EOF) {
-            return MS_EOF;
-        }
-        (*consumed)++;
-        if (c == '\n') {
-            return MS_OK;
-        }
-        if (ms_buf_putc(&ctx->line, (char)c) != MS_OK) {
-            /* Skip the rest of an oversized line. */
-            while ((c = getc(ctx->file)) != EOF && c != '\n') {
-                (*consumed)++;
+    while (fgets(chunk, sizeof(chunk), ctx->file)) {
+        n = strlen(chunk);
+        seen += n;
+        if (n > 0 && chunk[n - 1] == '\n') {
+            if (!too_big && ms_buf_append(&ctx->line, chunk, n - 1) != MS_OK) {
+                too_big = true;
             }
-            if (c == EOF) {
-                return MS_EOF;
+            *consumed = (size_t)(ftello(ctx->file) - start);
+            if (too_big) {
+                return MS_ETOOBIG;
             }
-            (*consumed)++;
-            return MS_ETOOBIG;
+            return *consumed == seen ? MS_OK : MS_EINVAL;
+        }
+        /* No newline: a long line continues in the next chunk (or the file ends here). */
+        if (!too_big && ms_buf_append(&ctx->line, chunk, n) != MS_OK) {
+            too_big = true; /* keep consuming the rest of the line */
         }
     }
+    return MS_EOF;
 }
 
 static int replay_collect(struct ms_instance *ins, struct ms_batch *b, bool *more)
@@ -208,9 +214,15 @@ static int replay_collect(struct ms_instance *ins, struct ms_batch *b, bool *mor
         }
         ctx->pending_offset += (int64_t)consumed;
         ctx->pending_line++;
-        if (ret == MS_ETOOBIG) {
-            ms_log_warn(ins, "%s:%" PRId64 ": record longer than %u bytes rejected", ctx->path,
-                        ctx->pending_line, MS_CAP_LINE);
+        if (ret == MS_ETOOBIG || ret == MS_EINVAL) {
+            if (ret == MS_ETOOBIG) {
+                ms_log_warn(ins, "%s:%" PRId64 ": record longer than %u bytes rejected", ctx->path,
+                            ctx->pending_line, MS_CAP_LINE);
+            }
+            else {
+                ms_log_warn(ins, "%s:%" PRId64 ": record rejected: contains a NUL byte", ctx->path,
+                            ctx->pending_line);
+            }
             b->rejected++;
             continue;
         }
