@@ -79,8 +79,8 @@ static int help_topic(const char *topic)
     size_t i;
 
     if (in) {
-        fprintf(stdout, "input %s: %s\nkeys ([input.NAME] type = %s):\n", in->name,
-                in->description, in->name);
+        fprintf(stdout, "input %s: %s\nkeys ([input.NAME] type = %s):\n", in->name, in->description,
+                in->name);
         print_map(in->config_map);
     }
     if (out) {

@@ -55,7 +55,8 @@ static int file_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
 }
 
 /* Appends ev as one line, leaving out "raw" when the output is configured so. */
-static int format_event(const struct ms_instance *ins, const struct ms_event *ev, struct ms_buf *out)
+static int
+format_event(const struct ms_instance *ins, const struct ms_event *ev, struct ms_buf *out)
 {
     struct json_object *copy;
     const char *text;
@@ -70,8 +71,7 @@ static int format_event(const struct ms_instance *ins, const struct ms_event *ev
         if (!copy) {
             return MS_ENOMEM;
         }
-        json_object_object_foreach(ev->ev, key, val)
-        {
+        json_object_object_foreach(ev->ev, key, val) {
             if (strcmp(key, "raw") != 0) {
                 json_object_object_add(copy, key, json_object_get(val));
             }

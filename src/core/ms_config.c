@@ -336,8 +336,8 @@ struct load_ctx {
     struct ms_config *cfg;
     struct ms_cfg_errors *errs;
     FILE *file;
-    int line;           /* line of the text most recently handed to inih */
-    int newlines;       /* newlines handed to inih so far */
+    int line;     /* line of the text most recently handed to inih */
+    int newlines; /* newlines handed to inih so far */
     bool bad;
 };
 
@@ -475,8 +475,8 @@ static int load_handler(void *user, const char *section, const char *name, const
     size_t i;
 
     if (section[0] == '\0') {
-        ms_cfg_errors_add(lc->errs, "%s:%d: key '%s' appears before any [section]",
-                          lc->cfg->path, lc->line, name);
+        ms_cfg_errors_add(lc->errs, "%s:%d: key '%s' appears before any [section]", lc->cfg->path,
+                          lc->line, name);
         lc->bad = true;
         return 1;
     }
@@ -702,8 +702,8 @@ static int split_list(const char *v, struct ms_strlist *l)
 /*
  * Stores one value (already expanded) into ctx. why gets the reason on MS_EINVAL.
  */
-static int store_value(const struct ms_config_map *m, void *ctx, const char *v, char *why,
-                       size_t why_len)
+static int
+store_value(const struct ms_config_map *m, void *ctx, const char *v, char *why, size_t why_len)
 {
     char *field = (char *)ctx + m->offset;
     char choices[256];
@@ -895,8 +895,7 @@ static int apply_one(const struct ms_config *cfg,
             }
             e->used = true;
             if (ms_config_expand(e->value, &expanded, why, sizeof(why)) != MS_OK) {
-                ms_cfg_errors_add(errs, "%s:%d: [%s] %s: %s", path, e->line, sec_name, e->key,
-                                  why);
+                ms_cfg_errors_add(errs, "%s:%d: [%s] %s: %s", path, e->line, sec_name, e->key, why);
                 ret = MS_EINVAL;
                 continue;
             }
@@ -937,8 +936,7 @@ static int apply_one(const struct ms_config *cfg,
         return MS_EINVAL;
     }
     if (expanded[0] == '\0' && (m->flags & MS_CFG_REQUIRED)) {
-        ms_cfg_errors_add(errs, "%s:%d: [%s] %s: value is empty", path, e->line, sec_name,
-                          m->name);
+        ms_cfg_errors_add(errs, "%s:%d: [%s] %s: value is empty", path, e->line, sec_name, m->name);
         ms_secret_free(expanded);
         return MS_EINVAL;
     }

@@ -27,12 +27,12 @@ struct ms_config_map {
     const char *name;
     enum ms_cfg_type type;
     unsigned flags;
-    const char *def;             /* default as text, parsed like a user value; NULL = none */
-    int64_t min;                 /* INT/SIZE/TIME range, checked when min < max */
+    const char *def; /* default as text, parsed like a user value; NULL = none */
+    int64_t min;     /* INT/SIZE/TIME range, checked when min < max */
     int64_t max;
-    const char *const *choices;  /* STR/STRLIST: NULL-terminated allowed values, or NULL */
-    size_t offset;               /* offsetof() the field in the plugin's ctx */
-    const char *desc;            /* one line; feeds --help and the example config */
+    const char *const *choices; /* STR/STRLIST: NULL-terminated allowed values, or NULL */
+    size_t offset;              /* offsetof() the field in the plugin's ctx */
+    const char *desc;           /* one line; feeds --help and the example config */
 };
 
 /* Owns its items. */
@@ -52,13 +52,13 @@ struct ms_config_entry {
     char *key;
     char *value; /* raw text from the file: ${ENV} and @file are expanded when applied */
     int line;
-    bool used;   /* claimed by a config map; unclaimed keys are refused as unknown */
+    bool used; /* claimed by a config map; unclaimed keys are refused as unknown */
 };
 
 struct ms_config_section {
-    char *name;  /* "service", "input.mimecast-eu", "output.splunk" */
-    char *kind;  /* "service", "input" or "output" */
-    char *inst;  /* instance name after the dot; "" for service */
+    char *name; /* "service", "input.mimecast-eu", "output.splunk" */
+    char *kind; /* "service", "input" or "output" */
+    char *inst; /* instance name after the dot; "" for service */
     int line;
     struct ms_config_entry *entries;
     size_t n_entries;

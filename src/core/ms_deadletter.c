@@ -15,7 +15,9 @@
 #include "ms_log.h"
 #include "ms_state.h"
 
-int ms_deadletter_write(const struct ms_instance *ins, const struct ms_event *ev, const char *reason)
+int ms_deadletter_write(const struct ms_instance *ins,
+                        const struct ms_event *ev,
+                        const char *reason)
 {
     char dir[PATH_MAX];
     char path[PATH_MAX + 64];

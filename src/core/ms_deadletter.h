@@ -10,6 +10,8 @@
  * "<state_dir>/deadletter/<instance>.jsonl" and fsyncs it. Logs the event id and reason at error
  * level (once, here). Returns MS_OK or MS_EIO.
  */
-int ms_deadletter_write(const struct ms_instance *ins, const struct ms_event *ev, const char *reason);
+int ms_deadletter_write(const struct ms_instance *ins,
+                        const struct ms_event *ev,
+                        const char *reason);
 
 #endif

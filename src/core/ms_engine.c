@@ -17,6 +17,7 @@
 #include "ms_engine.h"
 #include "ms_err.h"
 #include "ms_log.h"
+#include "ms_metrics.h"
 #include "ms_plugin.h"
 #include "ms_registry.h"
 #include "ms_retry.h"
@@ -32,8 +33,14 @@
 
 #define SLEEP_SLICE_MS   50
 #define SUMMARY_EVERY_MS (60 * 1000)
+#define HEALTH_GRACE_MS  (5 * 60 * 1000) /* failing longer than this: /health says degraded */
+
+/* Counters are written by one thread and read by the metrics thread. */
+#define COUNTER_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
+#define COUNTER_GET(field)    __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 struct service_conf {
+    char *metrics;
     char *state_dir;
     char *log_level;
     char *mappings_dir;
@@ -46,6 +53,11 @@ struct service_conf {
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 
 static const struct ms_config_map service_map[] = {
+    {.name = "metrics",
+     .type = MS_CFG_STR,
+     .def = "",
+     .offset = offsetof(struct service_conf, metrics),
+     .desc = "host:port for /metrics (Prometheus) and /health; empty = off"},
     {.name = "state_dir",
      .type = MS_CFG_STR,
      .def = MS_STATE_DIR,
@@ -193,6 +205,8 @@ struct input_inst {
     bool inited;
     int64_t next_poll_ms;
     unsigned failures;
+    int64_t failing_since_ms; /* atomic; 0 = last poll succeeded */
+    int last_error;           /* atomic; ms_rc of the last failed poll */
     bool once_done;
     bool once_failed;
     struct input_stats stats;
@@ -210,8 +224,11 @@ struct output_inst {
     bool thread_started;
     /* Written by the output thread, read by the main thread under eng->lock. */
     bool caught_up;
+    /* Written by the output thread, read by the metrics thread (atomics). */
     uint64_t delivered;
     uint64_t failed_attempts;
+    int64_t failing_since_ms; /* 0 = last delivery succeeded */
+    int last_error;
 };
 
 struct ms_engine {
@@ -228,6 +245,7 @@ struct ms_engine {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool draining; /* once mode: inputs are done; outputs report when caught up */
+    struct ms_metrics_server *metrics;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -426,6 +444,22 @@ int ms_engine_create(struct ms_config *cfg,
     if (ms_config_apply(cfg, svc_sec, maps, ctxs, 1, errs) != MS_OK) {
         ret = MS_EINVAL;
     }
+    if (eng->svc.metrics && eng->svc.metrics[0] &&
+        ms_metrics_addr_valid(eng->svc.metrics) != MS_OK) {
+        const char *v = ms_config_peek(svc_sec, "metrics");
+        int line = svc_sec ? svc_sec->line : 0;
+
+        for (i = 0; svc_sec && i < svc_sec->n_entries; i++) {
+            if (strcmp(svc_sec->entries[i].key, "metrics") == 0) {
+                line = svc_sec->entries[i].line;
+            }
+        }
+        ms_cfg_errors_add(errs,
+                          "%s:%d: [service] metrics: '%s' is not host:port (e.g. "
+                          "127.0.0.1:9810)",
+                          cfg->path, line, v ? v : "");
+        ret = MS_EINVAL;
+    }
     if (eng->svc.log_level && ms_log_level_parse(eng->svc.log_level, &lvl) == MS_OK) {
         ms_log_set_level(lvl);
     }
@@ -567,13 +601,13 @@ static void map_batch(struct ms_engine *eng, struct input_inst *in, struct ms_ba
 
         rc = ms_mapping_apply(eng->maps, ev->source_type, ev->raw, &ev->ev, &reason);
         if (rc != MS_OK) {
-            in->stats.rejected++;
+            COUNTER_ADD(in->stats.rejected, 1);
             ms_log_warn(&in->ins, "record %zu of this batch (%s) rejected by mapping: %s", i,
                         ev->source_type, reason ? reason : ms_strerror(rc));
             continue;
         }
         if (!ev->ev) {
-            in->stats.dropped++;
+            COUNTER_ADD(in->stats.dropped, 1);
             ms_log_debug(&in->ins, "record %zu (%s) dropped: %s", i, ev->source_type,
                          reason ? reason : "mapping dropped it");
             continue;
@@ -627,15 +661,19 @@ static int poll_input(struct ms_engine *eng, struct input_inst *in, struct ms_ba
 
     ms_batch_reset(b);
     *more = false;
-    in->stats.polls++;
+    COUNTER_ADD(in->stats.polls, 1);
     ret = in->plugin->collect(&in->ins, b, more);
-    in->stats.rejected += b->rejected;
+    COUNTER_ADD(in->stats.rejected, b->rejected);
     if (ret != MS_OK) {
         int64_t delay = ret == MS_EAUTH ? ms_backoff_ms(in->failures, 60000, 900000, &rng)
                                         : ms_backoff_ms(in->failures, 5000, 300000, &rng);
 
         in->failures++;
-        in->stats.errors++;
+        COUNTER_ADD(in->stats.errors, 1);
+        __atomic_store_n(&in->last_error, ret, __ATOMIC_RELAXED);
+        if (!COUNTER_GET(in->failing_since_ms)) {
+            __atomic_store_n(&in->failing_since_ms, now_ms(), __ATOMIC_RELAXED);
+        }
         in->plugin->rollback(&in->ins);
         in->next_poll_ms = now_ms() + delay;
         ms_log_warn(&in->ins, "poll failed (%s); next try in %lld ms", ms_strerror(ret),
@@ -643,7 +681,7 @@ static int poll_input(struct ms_engine *eng, struct input_inst *in, struct ms_ba
         return ret;
     }
     collected = b->n;
-    in->stats.records += collected;
+    COUNTER_ADD(in->stats.records, collected);
     map_batch(eng, in, b);
     ret = spool_batch(eng, b);
     if (ret != MS_OK) {
@@ -656,15 +694,17 @@ static int poll_input(struct ms_engine *eng, struct input_inst *in, struct ms_ba
         *more = false;
         return ret;
     }
-    in->stats.kept += b->n;
+    COUNTER_ADD(in->stats.kept, b->n);
     ret = in->plugin->commit(&in->ins);
     if (ret != MS_OK) {
         /* Events are spooled; only the cursor is stale, so a restart re-reads (duplicates). */
-        ms_log_error(&in->ins, "cursor not saved (%s): events after the last saved cursor will "
-                               "be collected again after a restart",
+        ms_log_error(&in->ins,
+                     "cursor not saved (%s): events after the last saved cursor will "
+                     "be collected again after a restart",
                      ms_strerror(ret));
     }
     in->failures = 0;
+    __atomic_store_n(&in->failing_since_ms, 0, __ATOMIC_RELAXED);
     ms_log_debug(&in->ins, "batch: %zu records, %zu kept, more=%d", collected, b->n, *more);
     return MS_OK;
 }
@@ -745,12 +785,17 @@ static int output_deliver(struct output_inst *o, struct ms_batch *b, uint64_t *r
 
         rc = o->plugin->flush(&o->ins, b);
         if (rc == MS_OK) {
+            __atomic_store_n(&o->failing_since_ms, 0, __ATOMIC_RELAXED);
             if (attempt) {
                 ms_log_info(&o->ins, "delivered after %u retries", attempt);
             }
             return MS_OK;
         }
-        o->failed_attempts++;
+        COUNTER_ADD(o->failed_attempts, 1);
+        __atomic_store_n(&o->last_error, rc, __ATOMIC_RELAXED);
+        if (!COUNTER_GET(o->failing_since_ms)) {
+            __atomic_store_n(&o->failing_since_ms, now_ms(), __ATOMIC_RELAXED);
+        }
         delay = ms_backoff_ms(attempt, o->common.retry_min_ms, o->common.retry_max_ms, rng);
         if (rc == MS_EAUTH || rc == MS_EPERM) {
             /* The receiver refuses us; the operator must act. Keep the data, retry slowly. */
@@ -808,7 +853,7 @@ static void *output_thread(void *arg)
             ms_spool_reader_rewind(o->reader);
             break;
         }
-        o->delivered += b.n;
+        COUNTER_ADD(o->delivered, b.n);
         if (ms_spool_reader_commit(o->reader) != MS_OK) {
             /* Delivered but the position is not saved: a restart re-sends this batch. */
             ms_log_error(&o->ins, "spool position not saved; %zu events may be sent again", b.n);
@@ -816,6 +861,136 @@ static void *output_thread(void *arg)
     }
     ms_batch_free(&b);
     return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * Metrics (/metrics, /health), rendered on the metrics thread from atomic counters
+ */
+
+static void metric_head(struct ms_buf *out, const char *name, const char *type, const char *help)
+{
+    ms_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void render_metrics(struct ms_engine *eng, struct ms_buf *out)
+{
+    static const struct {
+        const char *name;
+        const char *help;
+        size_t offset;
+    } in_counters[] = {
+        {"msfwd_input_polls_total", "Polls of the vendor API.",
+         offsetof(struct input_stats, polls)},
+        {"msfwd_input_records_total", "Records collected from the vendor.",
+         offsetof(struct input_stats, records)},
+        {"msfwd_input_events_spooled_total", "Events durably written to the spool.",
+         offsetof(struct input_stats, kept)},
+        {"msfwd_input_records_dropped_total",
+         "Records dropped by the mapping (e.g. clean verdicts).",
+         offsetof(struct input_stats, dropped)},
+        {"msfwd_input_records_rejected_total", "Malformed records rejected.",
+         offsetof(struct input_stats, rejected)},
+        {"msfwd_input_poll_errors_total", "Failed polls.", offsetof(struct input_stats, errors)},
+    };
+    uint64_t end = ms_spool_end(eng->spool);
+    size_t i;
+    size_t k;
+
+    for (k = 0; k < sizeof(in_counters) / sizeof(in_counters[0]); k++) {
+        metric_head(out, in_counters[k].name, "counter", in_counters[k].help);
+        for (i = 0; i < eng->n_inputs; i++) {
+            struct input_inst *in = &eng->inputs[i];
+            uint64_t *v = (uint64_t *)((char *)&in->stats + in_counters[k].offset);
+
+            ms_buf_printf(out, "%s{input=\"%s\",type=\"%s\"} %" PRIu64 "\n", in_counters[k].name,
+                          in->ins.name, in->ins.plugin_name, COUNTER_GET(*v));
+        }
+    }
+    metric_head(out, "msfwd_output_events_delivered_total", "counter",
+                "Events acknowledged by the receiver.");
+    for (i = 0; i < eng->n_outputs; i++) {
+        ms_buf_printf(
+            out, "msfwd_output_events_delivered_total{output=\"%s\",type=\"%s\"} %" PRIu64 "\n",
+            eng->outputs[i].ins.name, eng->outputs[i].ins.plugin_name,
+            COUNTER_GET(eng->outputs[i].delivered));
+    }
+    metric_head(out, "msfwd_output_delivery_failures_total", "counter",
+                "Failed delivery attempts (each is retried).");
+    for (i = 0; i < eng->n_outputs; i++) {
+        ms_buf_printf(
+            out, "msfwd_output_delivery_failures_total{output=\"%s\",type=\"%s\"} %" PRIu64 "\n",
+            eng->outputs[i].ins.name, eng->outputs[i].ins.plugin_name,
+            COUNTER_GET(eng->outputs[i].failed_attempts));
+    }
+    metric_head(out, "msfwd_output_lag_bytes", "gauge",
+                "Spool bytes not yet acknowledged by this output.");
+    for (i = 0; i < eng->n_outputs; i++) {
+        ms_buf_printf(out, "msfwd_output_lag_bytes{output=\"%s\",type=\"%s\"} %" PRIu64 "\n",
+                      eng->outputs[i].ins.name, eng->outputs[i].ins.plugin_name,
+                      end - ms_spool_reader_committed(eng->outputs[i].reader));
+    }
+    metric_head(out, "msfwd_spool_bytes", "gauge", "Bytes in spool segment files.");
+    ms_buf_printf(out, "msfwd_spool_bytes %" PRId64 "\n", ms_spool_used_bytes(eng->spool));
+    metric_head(out, "msfwd_spool_max_bytes", "gauge", "spool_max: inputs pause past it.");
+    ms_buf_printf(out, "msfwd_spool_max_bytes %" PRId64 "\n", eng->svc.spool_max);
+}
+
+/* Appends one instance's health entry; returns true when it counts as degraded. */
+static bool health_entry(
+    struct ms_buf *out, const struct ms_instance *ins, int64_t since, int last_error, bool first)
+{
+    int64_t failing_ms = since ? now_ms() - since : 0;
+
+    ms_buf_printf(out, "%s{\"name\":\"%s\",\"type\":\"%s\",\"failing_for_s\":%lld",
+                  first ? "" : ",", ins->name, ins->plugin_name, (long long)(failing_ms / 1000));
+    if (since) {
+        ms_buf_printf(out, ",\"last_error\":\"%s\"", ms_strerror(last_error));
+    }
+    ms_buf_putc(out, '}');
+    return since && failing_ms > HEALTH_GRACE_MS;
+}
+
+static int render_health(struct ms_engine *eng, struct ms_buf *out)
+{
+    struct ms_buf body;
+    bool degraded = false;
+    size_t i;
+
+    ms_buf_init(&body, 1024 * 1024);
+    ms_buf_puts(&body, "\"inputs\":[");
+    for (i = 0; i < eng->n_inputs; i++) {
+        struct input_inst *in = &eng->inputs[i];
+
+        degraded |= health_entry(&body, &in->ins, COUNTER_GET(in->failing_since_ms),
+                                 COUNTER_GET(in->last_error), i == 0);
+    }
+    ms_buf_puts(&body, "],\"outputs\":[");
+    for (i = 0; i < eng->n_outputs; i++) {
+        struct output_inst *o = &eng->outputs[i];
+
+        degraded |= health_entry(&body, &o->ins, COUNTER_GET(o->failing_since_ms),
+                                 COUNTER_GET(o->last_error), i == 0);
+    }
+    ms_buf_puts(&body, "]");
+    ms_buf_printf(out, "{\"status\":\"%s\",%s,\"spool_full\":%s}\n", degraded ? "degraded" : "ok",
+                  ms_buf_cstr(&body), ms_spool_full(eng->spool) ? "true" : "false");
+    ms_buf_free(&body);
+    return degraded ? 503 : 200;
+}
+
+static int metrics_render(void *arg, const char *path, struct ms_buf *out)
+{
+    struct ms_engine *eng = arg;
+
+    if (strcmp(path, "/metrics") == 0) {
+        render_metrics(eng, out);
+        return 200;
+    }
+    if (strcmp(path, "/health") == 0) {
+        return render_health(eng, out);
+    }
+    ms_buf_puts(out, "{\"error\":\"try /metrics or /health\"}\n");
+    return 404;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -830,8 +1005,7 @@ static int engine_open(struct ms_engine *eng)
     size_t i;
 
     if (ms_mkdir_p(eng->svc.state_dir) != MS_OK) {
-        ms_log_error(NULL, "cannot create state_dir %s: %s", eng->svc.state_dir,
-                     strerror(errno));
+        ms_log_error(NULL, "cannot create state_dir %s: %s", eng->svc.state_dir, strerror(errno));
         return MS_EIO;
     }
     snprintf(dir, sizeof(dir), "%s/spool", eng->svc.state_dir);
@@ -1041,6 +1215,12 @@ int ms_engine_run(struct ms_engine *eng)
         return MS_ERR;
     }
     ret = start_outputs(eng);
+    if (ret == MS_OK && eng->svc.metrics[0]) {
+        eng->metrics = ms_metrics_start(eng->svc.metrics, metrics_render, eng);
+        if (!eng->metrics) {
+            ret = MS_ERR;
+        }
+    }
     if (ret == MS_OK) {
         ms_log_info(NULL, "started: %zu inputs, %zu outputs, state in %s", eng->n_inputs,
                     eng->n_outputs, eng->svc.state_dir);
@@ -1055,6 +1235,8 @@ int ms_engine_run(struct ms_engine *eng)
             ret = run_inputs_loop(eng, &b);
         }
     }
+    ms_metrics_stop(eng->metrics);
+    eng->metrics = NULL;
     stop_outputs(eng);
     for (i = 0; i < eng->n_outputs; i++) {
         ms_log_info(&eng->outputs[i].ins, "%" PRIu64 " events delivered",

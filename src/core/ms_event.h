@@ -20,10 +20,10 @@
 struct ms_event {
     char source_type[MS_SOURCE_TYPE_MAX];
     char id[MS_EVENT_ID_LEN + 1];
-    struct json_object *raw;   /* owned reference: the vendor record as sent (input side) */
-    struct json_object *ev;    /* owned reference: normalized event (after mapping/spool read) */
-    const char *drop_reason;   /* static string when the mapping dropped the record, else NULL */
-    char *text;                /* owned: serialized normalized event (spool side), or NULL */
+    struct json_object *raw; /* owned reference: the vendor record as sent (input side) */
+    struct json_object *ev;  /* owned reference: normalized event (after mapping/spool read) */
+    const char *drop_reason; /* static string when the mapping dropped the record, else NULL */
+    char *text;              /* owned: serialized normalized event (spool side), or NULL */
     size_t text_len;
 };
 

@@ -24,12 +24,12 @@ struct ms_http_opts {
 };
 
 struct ms_http_request {
-    const char *method;               /* "GET", "POST", "PUT", "DELETE" */
+    const char *method; /* "GET", "POST", "PUT", "DELETE" */
     const char *url;
-    const char *const *headers;       /* NULL-terminated "Name: value" list, or NULL */
-    const void *body;                 /* may be NULL */
+    const char *const *headers; /* NULL-terminated "Name: value" list, or NULL */
+    const void *body;           /* may be NULL */
     size_t body_len;
-    const char *basic_user;           /* basic auth, or NULL */
+    const char *basic_user; /* basic auth, or NULL */
     const char *basic_password;
 };
 
@@ -37,7 +37,7 @@ struct ms_http_request {
 struct ms_http_response {
     long status;
     int curl_code;
-    char error[256];    /* curl's message when curl_code != 0 */
+    char error[256]; /* curl's message when curl_code != 0 */
     struct ms_buf body;
     struct ms_buf headers; /* raw header lines of the last response */
     int64_t elapsed_ms;

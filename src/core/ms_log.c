@@ -182,8 +182,8 @@ void ms_log_print(const struct ms_instance *ins, enum ms_log_level lvl, const ch
     scrub_locked(line);
     out = log_state.stream ? log_state.stream : stderr;
     if (ins) {
-        fprintf(out, "%s.%03ldZ %-5s [%s:%s:%s] %s\n", when, ts.tv_nsec / 1000000,
-                level_names[lvl], ins->kind, ins->plugin_name, ins->name, line);
+        fprintf(out, "%s.%03ldZ %-5s [%s:%s:%s] %s\n", when, ts.tv_nsec / 1000000, level_names[lvl],
+                ins->kind, ins->plugin_name, ins->name, line);
     }
     else {
         fprintf(out, "%s.%03ldZ %-5s [core] %s\n", when, ts.tv_nsec / 1000000, level_names[lvl],

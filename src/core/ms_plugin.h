@@ -17,20 +17,20 @@
 
 /* What every plugin may read from the running service. Owned by the engine; outlives plugins. */
 struct ms_runtime {
-    const char *state_dir;           /* cursors, spool, dead letters */
-    volatile sig_atomic_t *stop;     /* set by SIGTERM/SIGINT: finish the current step and return */
-    bool once;                       /* msfwd once: one poll, then drain */
+    const char *state_dir;       /* cursors, spool, dead letters */
+    volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the current step and return */
+    bool once;                   /* msfwd once: one poll, then drain */
 };
 
 struct ms_instance {
-    const char *kind;                 /* "input" or "output" */
-    const char *plugin_name;          /* "replay", "hec", ... (static) */
-    char name[MS_INSTANCE_NAME_MAX];  /* instance name from [input.NAME]; in every log line */
-    int log_level;                    /* -1 = process level */
-    bool include_raw;                 /* outputs: ship the vendor record under "raw" */
-    void *ctx;                        /* plugin context: allocated and freed by the core */
-    const struct ms_runtime *rt;      /* borrowed */
-    const struct ms_config *cfg;      /* borrowed: for error messages with file and line */
+    const char *kind;                    /* "input" or "output" */
+    const char *plugin_name;             /* "replay", "hec", ... (static) */
+    char name[MS_INSTANCE_NAME_MAX];     /* instance name from [input.NAME]; in every log line */
+    int log_level;                       /* -1 = process level */
+    bool include_raw;                    /* outputs: ship the vendor record under "raw" */
+    void *ctx;                           /* plugin context: allocated and freed by the core */
+    const struct ms_runtime *rt;         /* borrowed */
+    const struct ms_config *cfg;         /* borrowed: for error messages with file and line */
     const struct ms_config_section *sec; /* borrowed; NULL when built without a file */
 };
 

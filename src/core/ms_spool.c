@@ -37,9 +37,9 @@ struct ms_spool {
     struct ms_spool_opts opts;
     struct seg *segs; /* sorted by base; the last one is the active (written) segment */
     size_t n_segs;
-    int wfd;          /* active segment, opened for append */
-    uint64_t end;     /* global position after the last published record */
-    int64_t used;     /* bytes in all segments */
+    int wfd;      /* active segment, opened for append */
+    uint64_t end; /* global position after the last published record */
+    int64_t used; /* bytes in all segments */
     struct ms_spool_reader **readers;
     size_t n_readers;
     struct ms_buf frames; /* the writer's reusable framing buffer (one writer thread) */
@@ -362,9 +362,8 @@ static int seg_create(struct ms_spool *sp, uint64_t base)
     return MS_OK;
 }
 
-struct ms_spool *ms_spool_open(const char *dir,
-                               const struct ms_spool_opts *opts,
-                               struct ms_spool_recovery *rec_out)
+struct ms_spool *
+ms_spool_open(const char *dir, const struct ms_spool_opts *opts, struct ms_spool_recovery *rec_out)
 {
     struct ms_spool_recovery rec;
     struct ms_spool *sp;

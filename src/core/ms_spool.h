@@ -39,9 +39,8 @@ struct ms_spool_recovery {
  * Opens (creating) the spool in dir, validates every segment and cuts bad tails.
  * Returns the spool (caller destroys) or NULL after logging why. rec may be NULL.
  */
-struct ms_spool *ms_spool_open(const char *dir,
-                               const struct ms_spool_opts *opts,
-                               struct ms_spool_recovery *rec);
+struct ms_spool *
+ms_spool_open(const char *dir, const struct ms_spool_opts *opts, struct ms_spool_recovery *rec);
 
 /* Closes files and frees. Readers must be closed first. NULL-safe. */
 void ms_spool_close(struct ms_spool *sp);

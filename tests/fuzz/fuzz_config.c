@@ -51,7 +51,10 @@ static const struct ms_config_map fuzz_map[] = {
      .choices = choices,
      .offset = offsetof(struct fuzz_ctx, list),
      .desc = "l"},
-    {.name = "kafka.", .type = MS_CFG_PREFIX, .offset = offsetof(struct fuzz_ctx, pass), .desc = "k"},
+    {.name = "kafka.",
+     .type = MS_CFG_PREFIX,
+     .offset = offsetof(struct fuzz_ctx, pass),
+     .desc = "k"},
     {0},
 };
 

@@ -224,8 +224,9 @@ static void test_refuse_unreadable_file(void **state)
 {
     struct fixture *fx = *state;
 
-    assert_int_equal(load_apply(fx, "[input.demo]\nurl = x\npassword = @/nonexistent/msfwd.secret\n"),
-                     MS_EINVAL);
+    assert_int_equal(
+        load_apply(fx, "[input.demo]\nurl = x\npassword = @/nonexistent/msfwd.secret\n"),
+        MS_EINVAL);
     assert_error_has(fx, ":3:", "[input.demo] password:", "cannot read file '/nonexistent");
 }
 
@@ -282,8 +283,7 @@ static void test_expand_env_and_file(void **state)
     setenv("MSFWD_TEST_HOST", "mc.example", 1);
     unit_write_file(fx->dir, "pw", "s3cr3t-value\n\n", secret_path);
     snprintf(text, sizeof(text),
-             "[input.demo]\nurl = https://${MSFWD_TEST_HOST}:$${x}\npassword = @%s\n",
-             secret_path);
+             "[input.demo]\nurl = https://${MSFWD_TEST_HOST}:$${x}\npassword = @%s\n", secret_path);
     assert_int_equal(load_apply(fx, text), MS_OK);
     assert_string_equal(fx->ctx.url, "https://mc.example:${x}");
     assert_string_equal(fx->ctx.password, "s3cr3t-value");

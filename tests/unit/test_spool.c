@@ -11,8 +11,8 @@
 #include "core/ms_log.h"
 #include "core/ms_spool.h"
 
-static struct ms_spool *open_spool(const char *dir, int64_t segment, int64_t max,
-                                   struct ms_spool_recovery *rec)
+static struct ms_spool *
+open_spool(const char *dir, int64_t segment, int64_t max, struct ms_spool_recovery *rec)
 {
     struct ms_spool_opts opts = {.max_bytes = max, .segment_bytes = segment, .fsync = false};
 

@@ -127,8 +127,9 @@ static int replay_open(struct ms_instance *ins, struct replay_ctx *ctx)
         return MS_ERETRY;
     }
     if (fstat(fileno(ctx->file), &st) == 0 && st.st_size < ctx->pending_offset) {
-        ms_log_warn(ins, "%s is shorter (%lld bytes) than the saved offset %" PRId64
-                         "; it was replaced, reading it from the start",
+        ms_log_warn(ins,
+                    "%s is shorter (%lld bytes) than the saved offset %" PRId64
+                    "; it was replaced, reading it from the start",
                     ctx->path, (long long)st.st_size, ctx->pending_offset);
         ctx->pending_offset = 0;
         ctx->pending_line = 0;
