@@ -49,6 +49,8 @@ static void usage(FILE *out)
             "  once  -c FILE          poll every input until caught up, deliver everything, exit\n"
             "  check -c FILE [--dump] validate the configuration and mappings; --dump prints\n"
             "                         the effective configuration with secrets redacted\n"
+            "  test  -c FILE [NAME..] check each input's and output's connection and credentials\n"
+            "                         (all, or the named instances): one PASS/FAIL line each\n"
             "  help [COMMAND|PLUGIN]  this text, or the keys of an input/output plugin\n"
             "\n"
             "options:\n"
@@ -92,7 +94,7 @@ static int help_topic(const char *topic)
         return 0;
     }
     if (strcmp(topic, "run") && strcmp(topic, "once") && strcmp(topic, "check") &&
-        strcmp(topic, "help")) {
+        strcmp(topic, "test") && strcmp(topic, "help")) {
         fprintf(stderr, "msfwd: no help for '%s'. Plugins:", topic);
         for (i = 0; ms_input_plugins[i]; i++) {
             fprintf(stderr, " %s", ms_input_plugins[i]->name);
@@ -185,6 +187,7 @@ int main(int argc, char **argv)
     const char *config_path = MS_SYSCONF_FILE;
     const char *command;
     bool dump = false;
+    bool test = false;
     int exit_code = 0;
     int c;
     int rc;
@@ -226,6 +229,10 @@ int main(int argc, char **argv)
     else if (strcmp(command, "check") == 0) {
         mode = MS_MODE_CHECK;
     }
+    else if (strcmp(command, "test") == 0) {
+        mode = MS_MODE_CHECK;
+        test = true;
+    }
     else {
         fprintf(stderr, "msfwd: unknown command '%s'\n", command);
         usage(stderr);
@@ -255,7 +262,7 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (optind < argc) {
+    if (optind < argc && !test) {
         fprintf(stderr, "msfwd: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
@@ -274,6 +281,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "msfwd: %s: configuration refused (%zu problem%s)\n", config_path, errs.n,
                 errs.n == 1 ? "" : "s");
         exit_code = rc == MS_ENOMEM ? EXIT_RUNTIME : EXIT_CONFIG;
+        goto out;
+    }
+    if (test) {
+        rc = ms_engine_test(eng, argv + optind, (size_t)(argc - optind), stdout);
+        exit_code = rc == MS_OK ? 0 : rc == MS_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         goto out;
     }
     if (mode == MS_MODE_CHECK) {

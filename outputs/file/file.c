@@ -149,6 +149,26 @@ static void file_destroy(struct ms_instance *ins)
     ms_buf_free(&ctx->out);
 }
 
+static int file_test(struct ms_instance *ins, char *detail, size_t detail_len)
+{
+    struct file_ctx *ctx = ins->ctx;
+    int fd;
+
+    if (to_stdout(ctx)) {
+        snprintf(detail, detail_len, "writes to standard output");
+        return MS_OK;
+    }
+    fd = open(ctx->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(detail, detail_len, "cannot open %s for appending: %s", ctx->path,
+                 strerror(errno));
+        return MS_EIO;
+    }
+    close(fd);
+    snprintf(detail, detail_len, "%s is writable", ctx->path);
+    return MS_OK;
+}
+
 const struct ms_output_plugin out_file_plugin = {
     .name = "file",
     .description = "JSON lines to a file or standard output",
@@ -157,4 +177,5 @@ const struct ms_output_plugin out_file_plugin = {
     .init = file_init,
     .flush = file_flush,
     .destroy = file_destroy,
+    .test = file_test,
 };

@@ -1246,3 +1246,77 @@ int ms_engine_run(struct ms_engine *eng)
     engine_close(eng);
     return ret == MS_OK ? MS_OK : MS_ERR;
 }
+
+/* ------------------------------------------------------------------------------------------
+ * msfwd test
+ */
+
+static bool name_selected(const char *name, char *const *names, size_t n_names, bool *used)
+{
+    size_t i;
+
+    if (n_names == 0) {
+        return true;
+    }
+    for (i = 0; i < n_names; i++) {
+        if (strcmp(names[i], name) == 0) {
+            used[i] = true;
+            return true;
+        }
+    }
+    return false;
+}
+
+static int
+test_one(struct ms_instance *ins, int (*test)(struct ms_instance *, char *, size_t), FILE *out)
+{
+    char detail[512];
+    int rc;
+
+    if (!test) {
+        fprintf(out, "SKIP %s %s (%s): no connection check for this plugin\n", ins->kind, ins->name,
+                ins->plugin_name);
+        return MS_OK;
+    }
+    detail[0] = '\0';
+    rc = test(ins, detail, sizeof(detail));
+    ms_log_scrub(detail);
+    fprintf(out, "%s %s %s (%s): %s\n", rc == MS_OK ? "PASS" : "FAIL", ins->kind, ins->name,
+            ins->plugin_name, detail[0] ? detail : ms_strerror(rc));
+    return rc;
+}
+
+int ms_engine_test(struct ms_engine *eng, char *const *names, size_t n_names, FILE *out)
+{
+    bool *used = calloc(n_names ? n_names : 1, sizeof(*used));
+    int ret = MS_OK;
+    size_t i;
+
+    if (!used) {
+        return MS_ENOMEM;
+    }
+    for (i = 0; i < eng->n_inputs; i++) {
+        struct input_inst *in = &eng->inputs[i];
+
+        if (name_selected(in->ins.name, names, n_names, used) &&
+            test_one(&in->ins, in->plugin->test, out) != MS_OK) {
+            ret = MS_ERR;
+        }
+    }
+    for (i = 0; i < eng->n_outputs; i++) {
+        struct output_inst *o = &eng->outputs[i];
+
+        if (name_selected(o->ins.name, names, n_names, used) &&
+            test_one(&o->ins, o->plugin->test, out) != MS_OK) {
+            ret = MS_ERR;
+        }
+    }
+    for (i = 0; i < n_names; i++) {
+        if (!used[i]) {
+            fprintf(out, "FAIL %s: no input or output has this name\n", names[i]);
+            ret = MS_EINVAL;
+        }
+    }
+    free(used);
+    return ret;
+}

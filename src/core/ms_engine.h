@@ -45,6 +45,13 @@ void ms_engine_dump(const struct ms_engine *eng, FILE *out);
  */
 int ms_engine_run(struct ms_engine *eng);
 
+/*
+ * msfwd test: runs each selected instance's connection check (all when n_names is 0; names are
+ * instance names) and prints one line per instance to out: "PASS input mimecast-eu: ...".
+ * Returns MS_OK when every check passed, MS_EINVAL when a name matches no instance, else MS_ERR.
+ */
+int ms_engine_test(struct ms_engine *eng, char *const *names, size_t n_names, FILE *out);
+
 /* Stops plugins and frees everything. NULL-safe. */
 void ms_engine_destroy(struct ms_engine *eng);
 

@@ -7,6 +7,7 @@
 #define MS_PLUGIN_H
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -58,6 +59,12 @@ struct ms_input_plugin {
     void (*rollback)(struct ms_instance *ins);
     /* Releases what init created. Must cope with a half-initialized ctx. */
     void (*destroy)(struct ms_instance *ins);
+    /*
+     * Optional (msfwd test): checks the connection and credentials without moving data, e.g. one
+     * token request or one small query. Writes a one-line result into detail. Returns MS_OK when
+     * the peer answered as expected, else the failure code. NULL: the plugin has no check.
+     */
+    int (*test)(struct ms_instance *ins, char *detail, size_t detail_len);
 };
 
 struct ms_output_plugin {
@@ -76,6 +83,12 @@ struct ms_output_plugin {
      */
     int (*flush)(struct ms_instance *ins, const struct ms_batch *b);
     void (*destroy)(struct ms_instance *ins);
+    /*
+     * Optional (msfwd test): checks the connection and credentials without moving data, e.g. one
+     * token request or one small query. Writes a one-line result into detail. Returns MS_OK when
+     * the peer answered as expected, else the failure code. NULL: the plugin has no check.
+     */
+    int (*test)(struct ms_instance *ins, char *detail, size_t detail_len);
 };
 
 /*

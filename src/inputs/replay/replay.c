@@ -297,6 +297,19 @@ static void replay_destroy(struct ms_instance *ins)
     ms_buf_free(&ctx->line);
 }
 
+static int replay_test(struct ms_instance *ins, char *detail, size_t detail_len)
+{
+    struct replay_ctx *ctx = ins->ctx;
+    struct stat st;
+
+    if (stat(ctx->path, &st) != 0 || access(ctx->path, R_OK) != 0) {
+        snprintf(detail, detail_len, "cannot read %s: %s", ctx->path, strerror(errno));
+        return MS_EIO;
+    }
+    snprintf(detail, detail_len, "%s is readable (%lld bytes)", ctx->path, (long long)st.st_size);
+    return MS_OK;
+}
+
 const struct ms_input_plugin in_replay_plugin = {
     .name = "replay",
     .description = "vendor records from a JSON-lines file (demos, tests, re-ingestion)",
@@ -307,4 +320,5 @@ const struct ms_input_plugin in_replay_plugin = {
     .commit = replay_commit,
     .rollback = replay_rollback,
     .destroy = replay_destroy,
+    .test = replay_test,
 };
