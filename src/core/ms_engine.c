@@ -16,6 +16,7 @@
 #include "ms_buf.h"
 #include "ms_engine.h"
 #include "ms_err.h"
+#include "ms_idwindow.h"
 #include "ms_log.h"
 #include "ms_metrics.h"
 #include "ms_plugin.h"
@@ -194,6 +195,7 @@ struct input_stats {
     uint64_t records;
     uint64_t kept;
     uint64_t dropped;
+    uint64_t duplicates;
     uint64_t rejected;
     uint64_t errors;
 };
@@ -246,6 +248,7 @@ struct ms_engine {
     pthread_cond_t cond;
     bool draining; /* once mode: inputs are done; outputs report when caught up */
     struct ms_metrics_server *metrics;
+    struct ms_idwindow *recent; /* ids spooled last: a page fetched again is not spooled twice */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -615,6 +618,12 @@ static void map_batch(struct ms_engine *eng, struct input_inst *in, struct ms_ba
         if (json_object_object_get_ex(ev->ev, "id", &id)) { /* borrowed */
             snprintf(ev->id, sizeof(ev->id), "%s", json_object_get_string(id));
         }
+        if (eng->recent && ev->id[0] && ms_idwindow_contains(eng->recent, ev->id)) {
+            COUNTER_ADD(in->stats.duplicates, 1);
+            ms_log_debug(&in->ins, "record %zu (%s) dropped: event %s was spooled already", i,
+                         ev->source_type, ev->id);
+            continue;
+        }
         keep[i] = true;
     }
     ms_batch_compact(b, keep);
@@ -657,6 +666,7 @@ static int poll_input(struct ms_engine *eng, struct input_inst *in, struct ms_ba
 {
     uint64_t rng = ms_rand_seed();
     size_t collected;
+    size_t i;
     int ret;
 
     ms_batch_reset(b);
@@ -695,6 +705,9 @@ static int poll_input(struct ms_engine *eng, struct input_inst *in, struct ms_ba
         return ret;
     }
     COUNTER_ADD(in->stats.kept, b->n);
+    for (i = 0; eng->recent && i < b->n; i++) {
+        ms_idwindow_add(eng->recent, b->events[i].id);
+    }
     ret = in->plugin->commit(&in->ins);
     if (ret != MS_OK) {
         /* Events are spooled; only the cursor is stale, so a restart re-reads (duplicates). */
@@ -723,9 +736,10 @@ static void log_summaries(struct ms_engine *eng)
         }
         ms_log_info(&in->ins,
                     "%" PRIu64 " records: %" PRIu64 " spooled, %" PRIu64 " dropped, %" PRIu64
-                    " rejected; %" PRIu64 " failed polls",
+                    " already spooled, %" PRIu64 " rejected; %" PRIu64 " failed polls",
                     s->records - r->records, s->kept - r->kept, s->dropped - r->dropped,
-                    s->rejected - r->rejected, s->errors - r->errors);
+                    s->duplicates - r->duplicates, s->rejected - r->rejected,
+                    s->errors - r->errors);
         *r = *s;
     }
 }
@@ -888,6 +902,9 @@ static void render_metrics(struct ms_engine *eng, struct ms_buf *out)
         {"msfwd_input_records_dropped_total",
          "Records dropped by the mapping (e.g. clean verdicts).",
          offsetof(struct input_stats, dropped)},
+        {"msfwd_input_duplicates_dropped_total",
+         "Records not spooled because the same event was spooled already (re-fetched pages).",
+         offsetof(struct input_stats, duplicates)},
         {"msfwd_input_records_rejected_total", "Malformed records rejected.",
          offsetof(struct input_stats, rejected)},
         {"msfwd_input_poll_errors_total", "Failed polls.", offsetof(struct input_stats, errors)},
@@ -997,9 +1014,24 @@ static int metrics_render(void *arg, const char *path, struct ms_buf *out)
  * Running
  */
 
+/* ms_spool_tail callback: remembers the id of one spooled event. */
+static void remember_spooled(void *arg, const char *data, size_t len)
+{
+    struct ms_engine *eng = arg;
+    struct json_object *obj = json_tokener_parse(data);
+    struct json_object *id;
+
+    (void)len;
+    if (obj && json_object_object_get_ex(obj, "id", &id)) { /* borrowed */
+        ms_idwindow_add(eng->recent, json_object_get_string(id));
+    }
+    json_object_put(obj);
+}
+
 static int engine_open(struct ms_engine *eng)
 {
     struct ms_spool_opts opts;
+    size_t window = 0;
     struct ms_spool_recovery rec;
     char dir[PATH_MAX];
     size_t i;
@@ -1019,6 +1051,15 @@ static int engine_open(struct ms_engine *eng)
     if (rec.bytes_cut) {
         ms_log_error(NULL, "spool recovery cut %" PRIu64 " bytes in %u segment(s)", rec.bytes_cut,
                      rec.segments_cut);
+    }
+    for (i = 0; i < eng->n_inputs; i++) {
+        window += (size_t)eng->inputs[i].common.batch_max * 2;
+    }
+    window = window < 1000 ? 1000 : window > 200000 ? 200000 : window;
+    eng->recent = ms_idwindow_create(window);
+    if (!eng->recent || ms_spool_tail(eng->spool, window, remember_spooled, eng) != MS_OK) {
+        ms_log_error(NULL, "cannot read the spool's tail (%s)", strerror(errno));
+        return MS_EIO;
     }
     for (i = 0; i < eng->n_outputs; i++) {
         struct output_inst *o = &eng->outputs[i];
@@ -1044,6 +1085,8 @@ static void engine_close(struct ms_engine *eng)
     }
     ms_spool_close(eng->spool);
     eng->spool = NULL;
+    ms_idwindow_destroy(eng->recent);
+    eng->recent = NULL;
     eng->draining = false;
 }
 

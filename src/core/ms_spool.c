@@ -563,6 +563,106 @@ void ms_spool_wake(struct ms_spool *sp)
 
 /* ------------------------------------------------------------------------------------------ */
 
+/* Collects the offsets of the frames of one segment into a ring of n (positions are global). */
+static int tail_scan_segment(
+    struct ms_spool *sp, const struct seg *seg, uint64_t *ring, size_t n, size_t *count)
+{
+    unsigned char fh[FRAME_HDR_LEN];
+    char path[PATH_MAX];
+    uint64_t off = SEG_HDR_LEN;
+    int fd;
+
+    seg_path(sp, seg->base, path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return MS_EIO;
+    }
+    while (off + FRAME_HDR_LEN <= seg->size && pread_full(fd, fh, FRAME_HDR_LEN, off) == MS_OK) {
+        uint32_t len = get_u32(fh);
+
+        if (len > MS_CAP_EVENT || off + FRAME_HDR_LEN + len > seg->size) {
+            break;
+        }
+        ring[*count % n] = seg->base + off;
+        (*count)++;
+        off += FRAME_HDR_LEN + len;
+    }
+    close(fd);
+    return MS_OK;
+}
+
+int ms_spool_tail(struct ms_spool *sp,
+                  size_t n,
+                  void (*fn)(void *arg, const char *data, size_t len),
+                  void *arg)
+{
+    struct seg segs[2];
+    size_t n_segs;
+    size_t count = 0;
+    size_t first;
+    size_t i;
+    uint64_t *ring;
+    char *payload = NULL;
+    int fds[2] = {-1, -1};
+    int ret = MS_OK;
+
+    if (n == 0) {
+        return MS_OK;
+    }
+    ring = calloc(n, sizeof(*ring));
+    if (!ring) {
+        return MS_ENOMEM;
+    }
+    pthread_mutex_lock(&sp->lock);
+    n_segs = sp->n_segs < 2 ? sp->n_segs : 2;
+    memcpy(segs, sp->segs + sp->n_segs - n_segs, n_segs * sizeof(*segs));
+    pthread_mutex_unlock(&sp->lock);
+    for (i = 0; i < n_segs && ret == MS_OK; i++) {
+        ret = tail_scan_segment(sp, &segs[i], ring, n, &count);
+    }
+    first = count > n ? count - n : 0;
+    for (i = 0; i < n_segs; i++) {
+        char path[PATH_MAX];
+
+        seg_path(sp, segs[i].base, path, sizeof(path));
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            ret = MS_EIO;
+        }
+    }
+    for (i = first; i < count && ret == MS_OK; i++) {
+        uint64_t pos = ring[i % n];
+        size_t k = pos >= segs[n_segs - 1].base ? n_segs - 1 : 0;
+        unsigned char fh[FRAME_HDR_LEN];
+        uint64_t off = pos - segs[k].base;
+        uint32_t len;
+
+        if (pread_full(fds[k], fh, FRAME_HDR_LEN, off) != MS_OK) {
+            continue;
+        }
+        len = get_u32(fh);
+        payload = malloc((size_t)len + 1);
+        if (!payload) {
+            ret = MS_ENOMEM;
+            break;
+        }
+        if (pread_full(fds[k], payload, len, off + FRAME_HDR_LEN) == MS_OK &&
+            (uint32_t)crc32(0L, (const Bytef *)payload, len) == get_u32(fh + 4)) {
+            payload[len] = '\0';
+            fn(arg, payload, len);
+        }
+        free(payload);
+        payload = NULL;
+    }
+    for (i = 0; i < n_segs; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    free(ring);
+    return ret;
+}
+
 static uint64_t oldest_position(const struct ms_spool *sp)
 {
     return sp->segs[0].base + SEG_HDR_LEN;

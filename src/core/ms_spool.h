@@ -88,6 +88,16 @@ int ms_spool_reader_commit(struct ms_spool_reader *r);
 /* Committed position of the reader. */
 uint64_t ms_spool_reader_committed(struct ms_spool_reader *r);
 
+/*
+ * Calls fn for each of the last n records in the spool, oldest first (payload borrowed for the
+ * call). Looks at the last two segments at most. Used at start to remember what was spooled last,
+ * so that a page fetched again after a crash is recognised. Returns MS_OK or MS_EIO/MS_ENOMEM.
+ */
+int ms_spool_tail(struct ms_spool *sp,
+                  size_t n,
+                  void (*fn)(void *arg, const char *data, size_t len),
+                  void *arg);
+
 /* Wakes every reader blocked in ms_spool_read (used at shutdown). */
 void ms_spool_wake(struct ms_spool *sp);
 

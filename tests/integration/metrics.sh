@@ -4,7 +4,8 @@
 
 plan 8
 port=$("$PYTHON3" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cp "$MS_SRCDIR/tests/fixtures/mimecast/ttp-url.jsonl" "$TEST_TMP/in.jsonl"
+# Only malicious records, so that the counts do not depend on which verdicts the mapping drops.
+grep -v '"scanResult":"clean"' "$MS_SRCDIR/tests/fixtures/mimecast/ttp-url.jsonl" >"$TEST_TMP/in.jsonl"
 printf 'not json\n' >>"$TEST_TMP/in.jsonl"
 cat >"$TEST_TMP/msfwd.conf" <<CONF
 [service]
@@ -47,15 +48,15 @@ PY
 
 # Wait until every record went through (bounded).
 for _ in $(seq 1 100); do
-    [ -f "$TEST_TMP/out.jsonl" ] && [ "$(wc -l <"$TEST_TMP/out.jsonl")" -ge 5 ] && break
+    [ -f "$TEST_TMP/out.jsonl" ] && [ "$(wc -l <"$TEST_TMP/out.jsonl")" -ge 4 ] && break
     sleep 0.1
 done
 sleep 0.5
 metrics=$(fetch /metrics)
 check "/metrics answers 200" test "${metrics%% *}" = 200
-check "records counted" grep -q 'msfwd_input_records_total{input="sample",type="replay"} 5$' <<<"$metrics"
+check "records counted" grep -q 'msfwd_input_records_total{input="sample",type="replay"} 4$' <<<"$metrics"
 check "rejected record counted" grep -q 'msfwd_input_records_rejected_total{input="sample",type="replay"} 1$' <<<"$metrics"
-check "deliveries counted" grep -q 'msfwd_output_events_delivered_total{output="local",type="file"} 5$' <<<"$metrics"
+check "deliveries counted" grep -q 'msfwd_output_events_delivered_total{output="local",type="file"} 4$' <<<"$metrics"
 check "lag is zero once delivered" grep -q 'msfwd_output_lag_bytes{output="local",type="file"} 0$' <<<"$metrics"
 health=$(fetch /health)
 check "/health is 200 and ok" grep -q '^200 {"status":"ok"' <<<"$health"

@@ -267,6 +267,36 @@ static void test_flipped_byte_fails_crc(void **state)
     unit_rmtree(dir);
 }
 
+static void collect_id(void *arg, const char *data, size_t len)
+{
+    char *ids = arg;
+    const char *p = strstr(data, "\"id\":\"");
+
+    (void)len;
+    assert_non_null(p);
+    strncat(ids, p + 6, strcspn(p + 6, "\"")); /* checksrc: allow (test) */
+    strncat(ids, ",", 2); /* checksrc: allow (test) */
+}
+
+static void test_tail_returns_last_records_in_order(void **state)
+{
+    struct ms_spool *sp;
+    char dir[PATH_MAX];
+    char ids[256] = "";
+
+    (void)state;
+    unit_tmpdir(dir);
+    sp = open_spool(dir, 1 << 20, 1 << 30, NULL);
+    append_events(sp, 0, 10);
+    assert_int_equal(ms_spool_tail(sp, 3, collect_id, ids), MS_OK);
+    assert_string_equal(ids, "e7,e8,e9,");
+    ids[0] = '\0';
+    assert_int_equal(ms_spool_tail(sp, 50, collect_id, ids), MS_OK);
+    assert_string_equal(ids, "e0,e1,e2,e3,e4,e5,e6,e7,e8,e9,");
+    ms_spool_close(sp);
+    unit_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_full_spool_refuses_append),
         cmocka_unit_test(test_torn_tail_is_cut_and_reported),
         cmocka_unit_test(test_flipped_byte_fails_crc),
+        cmocka_unit_test(test_tail_returns_last_records_in_order),
     };
     ms_log_set_level(MS_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
