@@ -256,6 +256,25 @@ out:
     return ret;
 }
 
+/*
+ * True when s starts an environment reference "NAME}" with NAME in [A-Z_][A-Z0-9_]*. Lowercase
+ * placeholders such as ${source_type} in a topic template stay literal for the plugin to fill.
+ */
+static bool env_name_at(const char *s)
+{
+    size_t i;
+
+    if (!((s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_')) {
+        return false;
+    }
+    for (i = 1; s[i] && s[i] != '}'; i++) {
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
+            return false;
+        }
+    }
+    return s[i] == '}';
+}
+
 int ms_config_expand(const char *raw, char **out, char *why, size_t why_len)
 {
     struct ms_buf buf;
@@ -273,7 +292,7 @@ int ms_config_expand(const char *raw, char **out, char *why, size_t why_len)
             ret = ms_buf_putc(&buf, '$');
             p += 2;
         }
-        else if (p[0] == '$' && p[1] == '{') {
+        else if (p[0] == '$' && p[1] == '{' && env_name_at(p + 2)) {
             const char *close = strchr(p + 2, '}');
             char name[256];
             size_t n;

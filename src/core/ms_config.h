@@ -118,7 +118,8 @@ int ms_parse_bool(const char *s, bool *out);
 int ms_parse_int(const char *s, int64_t *out);
 
 /*
- * Expands ${VAR} (from the environment; "$$" is a literal '$') and a leading "@/path" (the file's
+ * Expands ${VAR} (from the environment; VAR is [A-Z_][A-Z0-9_]*: other ${...} stay literal, e.g. a
+ * topic template's ${source_type}; "$$" is a literal '$') and a leading "@/path" (the file's
  * content, trailing newlines trimmed, at most 64 KiB). Returns MS_OK with *out malloc'ed, or
  * MS_EINVAL with a reason in why.
  */

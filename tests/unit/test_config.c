@@ -282,10 +282,12 @@ static void test_expand_env_and_file(void **state)
 
     setenv("MSFWD_TEST_HOST", "mc.example", 1);
     unit_write_file(fx->dir, "pw", "s3cr3t-value\n\n", secret_path);
-    snprintf(text, sizeof(text),
-             "[input.demo]\nurl = https://${MSFWD_TEST_HOST}:$${x}\npassword = @%s\n", secret_path);
+    snprintf(
+        text, sizeof(text),
+        "[input.demo]\nurl = https://${MSFWD_TEST_HOST}:$${x}/${source_type}\npassword = @%s\n",
+        secret_path);
     assert_int_equal(load_apply(fx, text), MS_OK);
-    assert_string_equal(fx->ctx.url, "https://mc.example:${x}");
+    assert_string_equal(fx->ctx.url, "https://mc.example:${x}/${source_type}");
     assert_string_equal(fx->ctx.password, "s3cr3t-value");
 }
 
