@@ -6,7 +6,7 @@ what=${1:-build}
 pkgs="build-essential autoconf automake libtool pkg-config
       libcurl4-openssl-dev libjson-c-dev librdkafka-dev zlib1g-dev libinih-dev libssl-dev"
 if [ "$what" = test ]; then
-    pkgs="$pkgs libcmocka-dev python3 openssl clang libclang-rt-14-dev"
+    pkgs="$pkgs libcmocka-dev python3 openssl clang libclang-rt-14-dev kcat syslog-ng-core"
 fi
 missing=""
 for p in $pkgs; do
