@@ -1,21 +1,27 @@
 /* msfwd command line: parse arguments, install signal handlers, load the config, run the engine. */
 #include <config.h>
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ms_buf.h"
 #include "core/ms_config.h"
 #include "core/ms_engine.h"
 #include "core/ms_err.h"
 #include "core/ms_http.h"
 #include "core/ms_log.h"
 #include "core/ms_registry.h"
+#include "mapping/ms_mapping.h"
 
 #ifndef MS_SYSCONF_FILE
 #define MS_SYSCONF_FILE "/etc/msfwd/msfwd.conf"
+#endif
+#ifndef MS_MAPPINGS_DIR
+#define MS_MAPPINGS_DIR "/usr/share/msfwd/mappings"
 #endif
 
 /* sysexits.h values, as the command-line contract promises. */
@@ -51,6 +57,10 @@ static void usage(FILE *out)
             "                         the effective configuration with secrets redacted\n"
             "  test  -c FILE [NAME..] check each input's and output's connection and credentials\n"
             "                         (all, or the named instances): one PASS/FAIL line each\n"
+            "  map --source TYPE [--mappings DIR | -c FILE] [FILE]\n"
+            "                         map vendor records (JSON lines or an API page) from FILE\n"
+            "                         or standard input; print one event per record, or\n"
+            "                         'dropped: REASON' (no configuration needed)\n"
             "  help [COMMAND|PLUGIN]  this text, or the keys of an input/output plugin\n"
             "\n"
             "options:\n"
@@ -60,6 +70,29 @@ static void usage(FILE *out)
             "\n"
             "exit codes: 0 success, 1 failure at run time, 64 usage error, 78 configuration "
             "error\n");
+}
+
+static void map_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: msfwd map --source TYPE [--mappings DIR | -c FILE] [FILE]\n"
+            "\n"
+            "Maps vendor records the way the forwarder does and prints, for each record, the\n"
+            "normalized event (one JSON line), 'dropped: REASON' (a drop rule matched) or\n"
+            "'rejected: REASON' (not a usable record). No configuration and no network needed:\n"
+            "the dry run for editing a mapping file.\n"
+            "\n"
+            "  --source TYPE      source type, e.g. mimecast:ttp:url, pps:quarantine, ser:summary\n"
+            "  --mappings DIR     mapping files to use (default: [service] mappings_dir of the\n"
+            "                     -c file when one is given, else " MS_MAPPINGS_DIR ")\n"
+            "  -c, --config FILE  take mappings_dir from this configuration file\n"
+            "  FILE               input ('-' or none: standard input): JSON lines, whole API\n"
+            "                     pages such as {\"data\":[{\"clickLogs\":[...]}]} or\n"
+            "                     {\"records\":[...]} (found by the mapping's records_path), or\n"
+            "                     JSON arrays of records\n"
+            "\n"
+            "exit codes: 0 done (whatever was dropped or rejected), 1 input unreadable,\n"
+            "64 usage error, 78 mapping files or configuration refused\n");
 }
 
 static void print_map(const struct ms_config_map *map)
@@ -91,6 +124,10 @@ static int help_topic(const char *topic)
         print_map(out->config_map);
     }
     if (in || out) {
+        return 0;
+    }
+    if (strcmp(topic, "map") == 0) {
+        map_usage(stdout);
         return 0;
     }
     if (strcmp(topic, "run") && strcmp(topic, "once") && strcmp(topic, "check") &&
@@ -137,6 +174,225 @@ static void print_errors(const struct ms_cfg_errors *errs)
         ms_log_scrub(errs->msgs[i]);
         fprintf(stderr, "msfwd: %s\n", errs->msgs[i]);
     }
+}
+
+/* [service] mappings_dir of a configuration file (expanded), or the installed directory. */
+static int map_dir_from_config(const char *path, char **dir, struct ms_cfg_errors *errs)
+{
+    struct ms_config *cfg = NULL;
+    const char *raw = NULL;
+    char why[256];
+    int rc;
+
+    *dir = NULL;
+    rc = ms_config_load(path, &cfg, errs);
+    if (rc != MS_OK) {
+        return rc;
+    }
+    if (ms_config_find(cfg, "service", NULL)) {
+        raw = ms_config_peek(ms_config_find(cfg, "service", NULL), "mappings_dir");
+    }
+    rc = ms_config_expand(raw ? raw : MS_MAPPINGS_DIR, dir, why, sizeof(why));
+    if (rc != MS_OK) {
+        ms_cfg_errors_add(errs, "%s: [service] mappings_dir: %s", path, why);
+    }
+    ms_config_destroy(cfg);
+    return rc;
+}
+
+/* Maps every record in one parsed input value and prints the outcome of each. */
+static void map_value(struct ms_mapping_set *set, const char *source, struct json_object *value)
+{
+    struct json_object *records = ms_mapping_page_records(set, source, value);
+    size_t i;
+
+    if (!records) {
+        printf("rejected: out of memory\n");
+        return;
+    }
+    for (i = 0; i < json_object_array_length(records); i++) {
+        struct json_object *ev = NULL;
+        const char *reason = NULL;
+        int rc;
+
+        rc = ms_mapping_apply(set, source, json_object_array_get_idx(records, i), &ev, &reason);
+        if (rc == MS_OK && ev) {
+            printf("%s\n", json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+        }
+        else {
+            printf("%s: %s\n", rc == MS_OK ? "dropped" : "rejected", reason ? reason : "?");
+        }
+        json_object_put(ev);
+    }
+    json_object_put(records);
+}
+
+/*
+ * Reads JSON values (one per line, or spread over lines such as a pretty-printed page) and maps
+ * them. Memory is bounded by the largest single value (MS_CAP_API_PAGE).
+ */
+static int map_stream(struct ms_mapping_set *set, const char *source, FILE *in)
+{
+    struct json_tokener *tok = json_tokener_new();
+    char *line = NULL;
+    size_t cap = 0;
+    size_t lineno = 0;
+    size_t start_line = 0;
+    size_t pending = 0;
+    ssize_t n;
+
+    if (!tok) {
+        return MS_ENOMEM;
+    }
+    while ((n = getline(&line, &cap, in)) != -1) {
+        const char *p = line;
+        size_t left = (size_t)n;
+
+        lineno++;
+        while (left > 0) {
+            struct json_object *obj;
+            enum json_tokener_error jerr;
+
+            if (pending == 0) {
+                while (left > 0 && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+                    p++;
+                    left--;
+                }
+                if (left == 0) {
+                    break;
+                }
+                start_line = lineno;
+            }
+            obj = json_tokener_parse_ex(tok, p, (int)left);
+            jerr = json_tokener_get_error(tok);
+            if (jerr == json_tokener_continue) {
+                pending += left;
+                if (pending > MS_CAP_API_PAGE) {
+                    printf("rejected: line %zu: a JSON value longer than %u bytes\n", start_line,
+                           MS_CAP_API_PAGE);
+                    json_tokener_reset(tok);
+                    pending = 0;
+                }
+                break;
+            }
+            if (jerr != json_tokener_success) {
+                printf("rejected: line %zu: not valid JSON: %s\n", start_line,
+                       json_tokener_error_desc(jerr));
+                json_tokener_reset(tok);
+                pending = 0;
+                break; /* the rest of this line is skipped */
+            }
+            map_value(set, source, obj);
+            json_object_put(obj);
+            n = (ssize_t)json_tokener_get_parse_end(tok);
+            p += n;
+            left -= (size_t)n;
+            pending = 0;
+            json_tokener_reset(tok);
+        }
+    }
+    if (pending > 0) {
+        printf("rejected: line %zu: the input ends inside a JSON value\n", start_line);
+    }
+    free(line);
+    json_tokener_free(tok);
+    return ferror(in) ? MS_EIO : MS_OK;
+}
+
+/* "msfwd map": config-less dry run of the mapping stage. */
+static int cmd_map(int argc, char **argv, const char *config_path)
+{
+    static const struct option map_opts[] = {
+        {"source", required_argument, NULL, 's'},
+        {"mappings", required_argument, NULL, 'm'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct ms_cfg_errors errs = {NULL, 0};
+    struct ms_mapping_set *set = NULL;
+    const char *source = NULL;
+    const char *dir = NULL;
+    const char *file = NULL;
+    char *conf_dir = NULL;
+    FILE *in = stdin;
+    int exit_code = 0;
+    int c;
+    int rc;
+
+    while ((c = getopt_long(argc, argv, "s:m:c:h", map_opts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            source = optarg;
+            break;
+        case 'm':
+            dir = optarg;
+            break;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            map_usage(stdout);
+            return 0;
+        default:
+            map_usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (!source || !source[0]) {
+        fprintf(stderr, "msfwd map: --source TYPE is required (e.g. --source mimecast:ttp:url)\n");
+        return EXIT_USAGE;
+    }
+    if (optind < argc) {
+        file = argv[optind++];
+    }
+    if (optind < argc) {
+        fprintf(stderr, "msfwd map: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!dir && config_path) {
+        rc = map_dir_from_config(config_path, &conf_dir, &errs);
+        if (rc != MS_OK) {
+            print_errors(&errs);
+            exit_code = rc == MS_ENOMEM ? EXIT_RUNTIME : EXIT_CONFIG;
+            goto out;
+        }
+        dir = conf_dir;
+    }
+    rc = ms_mapping_set_load(dir ? dir : MS_MAPPINGS_DIR, &set, &errs);
+    if (rc != MS_OK) {
+        print_errors(&errs);
+        fprintf(stderr, "msfwd map: mapping files refused (%zu problem%s)\n", errs.n,
+                errs.n == 1 ? "" : "s");
+        exit_code = rc == MS_ENOMEM ? EXIT_RUNTIME : EXIT_CONFIG;
+        goto out;
+    }
+    if (file && strcmp(file, "-") != 0) {
+        in = fopen(file, "r");
+        if (!in) {
+            fprintf(stderr, "msfwd map: cannot read %s: %s\n", file, strerror(errno));
+            exit_code = EXIT_RUNTIME;
+            goto out;
+        }
+    }
+    rc = map_stream(set, source, in);
+    if (rc != MS_OK) {
+        fprintf(stderr, "msfwd map: reading %s failed: %s\n", file ? file : "standard input",
+                ms_strerror(rc));
+        exit_code = EXIT_RUNTIME;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        exit_code = EXIT_RUNTIME;
+    }
+out:
+    if (in && in != stdin) {
+        fclose(in);
+    }
+    ms_mapping_set_destroy(set);
+    ms_cfg_errors_free(&errs);
+    free(conf_dir);
+    return exit_code;
 }
 
 /*
@@ -186,6 +442,7 @@ int main(int argc, char **argv)
     enum ms_engine_mode mode;
     const char *config_path = MS_SYSCONF_FILE;
     const char *command;
+    bool config_given = false;
     bool dump = false;
     bool test = false;
     int exit_code = 0;
@@ -202,6 +459,7 @@ int main(int argc, char **argv)
             return 0;
         case 'c':
             config_path = optarg;
+            config_given = true;
             break;
         default:
             usage(stderr);
@@ -219,6 +477,9 @@ int main(int argc, char **argv)
         }
         usage(stdout);
         return 0;
+    }
+    if (strcmp(command, "map") == 0) {
+        return cmd_map(argc, argv, config_given ? config_path : NULL);
     }
     if (strcmp(command, "run") == 0) {
         mode = MS_MODE_RUN;

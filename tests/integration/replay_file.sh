@@ -1,8 +1,10 @@
 #!/bin/bash
 # msfwd once: replay -> mapping -> spool -> file; restart resumes; CLI exit codes and messages.
+# The fixture has 5 URL clicks; the real mapping (mappings/mimecast-ttp-url.json) drops the one
+# whose scanResult is clean, so 4 events arrive.
 . "${MS_SRCDIR}/tests/integration/lib.sh"
 
-plan 14
+plan 15
 fixture="$MS_SRCDIR/tests/fixtures/mimecast/ttp-url.jsonl"
 cp "$fixture" "$TEST_TMP/in.jsonl"
 printf '{"broken json\n[1,2,3]\n' >>"$TEST_TMP/in.jsonl"
@@ -29,23 +31,32 @@ rc=$?
 check "once exits 0 (rc=$rc)" test $rc -eq 0
 [ $rc -eq 0 ] || diag_file "$TEST_TMP/run1.err"
 
-# Compare with the fixture: every record arrives once, in order, unchanged under "raw".
+# Compare with the fixture: every record but the clean one arrives once, in order, unchanged under
+# "raw", with the vendor's time in UTC and the normalized keys of the mapping.
 compare() {
     "$PYTHON3" - "$1" "$2" <<'PY'
-import json, sys, hashlib
-want = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+import json, sys
+records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+want = [r for r in records if r["scanResult"] != "clean"]
+assert len(want) == len(records) - 1, "the fixture should hold exactly one clean record"
 got = [json.loads(l) for l in open(sys.argv[2])]
 assert len(got) == len(want), "got %d events, want %d" % (len(got), len(want))
 for w, g in zip(want, got):
     assert g["raw"] == w, "raw record differs"
     assert g["source_type"] == "mimecast:ttp:url"
+    assert g["vendor"] == "Mimecast" and g["product"] == "Email Security"
     assert len(g["id"]) == 64 and all(c in "0123456789abcdef" for c in g["id"])
-    assert g["time"].endswith("Z") and len(g["time"]) == 24
+    assert g["time"] == w["date"][:19] + ".000Z", "time %s is not the vendor's %s" % (g["time"], w["date"])
+    assert g["url"] == w["url"] and g["recipient"] == w["userEmailAddress"]
+    assert g["action"] in ("blocked", "delivered")
 ids = [g["id"] for g in got]
 assert len(set(ids)) == len(ids), "ids are not unique"
+assert got[0]["mitre"]["technique_id"] == "T1598.003", "Default Inbound URL Protect Definition is tagged"
 PY
 }
-check "every fixture record delivered once, raw unchanged" compare "$fixture" "$TEST_TMP/out.jsonl"
+check "every non-clean fixture record delivered once, raw unchanged" compare "$fixture" "$TEST_TMP/out.jsonl"
+check "the clean verdict is dropped and counted" \
+    grep -q "clean verdict (scanResult is clean): 1" "$TEST_TMP/run1.err"
 check "malformed lines are rejected with file and line" \
     grep -q "in.jsonl:6: record rejected" "$TEST_TMP/run1.err"
 check "a non-object line is rejected" grep -q "in.jsonl:7: record rejected: not a JSON object" "$TEST_TMP/run1.err"
@@ -56,13 +67,13 @@ id1=$(head -n1 "$TEST_TMP/out.jsonl" | "$PYTHON3" -c 'import json,sys; print(jso
 # Second run: nothing new, nothing repeated.
 "$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run2.err"
 check "second once exits 0" test $? -eq 0
-check "second run delivers nothing again" test "$(wc -l <"$TEST_TMP/out.jsonl")" -eq 5
+check "second run delivers nothing again" test "$(wc -l <"$TEST_TMP/out.jsonl")" -eq 4
 
 # Appended records arrive on the next run, and only they.
 head -n 2 "$fixture" | sed 's/2026-11-14T/2026-11-15T/' >>"$TEST_TMP/in.jsonl"
 "$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run3.err"
 check "third once exits 0" test $? -eq 0
-check "only the two appended records are added" test "$(wc -l <"$TEST_TMP/out.jsonl")" -eq 7
+check "only the two appended records are added" test "$(wc -l <"$TEST_TMP/out.jsonl")" -eq 6
 
 # A fresh state directory replays everything: same ids as before (stable identity).
 sed -i "s#$TEST_TMP/state#$TEST_TMP/state2#; s#$TEST_TMP/out.jsonl#$TEST_TMP/out2.jsonl#" "$TEST_TMP/msfwd.conf"
@@ -80,7 +91,7 @@ include_raw = false
 CONF
 sed -i "s#$TEST_TMP/state2#$TEST_TMP/state3#" "$TEST_TMP/msfwd.conf"
 "$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run5.err"
-check "include_raw = false drops raw" sh -c "test \$(grep -c '\"raw\"' '$TEST_TMP/noraw.jsonl') -eq 0 && test \$(wc -l <'$TEST_TMP/noraw.jsonl') -eq 7"
+check "include_raw = false drops raw" sh -c "test \$(grep -c '\"raw\"' '$TEST_TMP/noraw.jsonl') -eq 0 && test \$(wc -l <'$TEST_TMP/noraw.jsonl') -eq 6"
 
 # check: the example config is valid; a misspelt key is refused with 78 naming key and line.
 # The example takes secrets from ${ENV} references: give each one a dummy value.
