@@ -8,6 +8,7 @@
 extern const struct ms_input_plugin in_replay_plugin;
 extern const struct ms_output_plugin out_file_plugin;
 extern const struct ms_output_plugin out_kafka_plugin;
+extern const struct ms_output_plugin out_hec_plugin;
 
 const struct ms_input_plugin *const ms_input_plugins[] = {
     &in_replay_plugin,
@@ -17,6 +18,7 @@ const struct ms_input_plugin *const ms_input_plugins[] = {
 const struct ms_output_plugin *const ms_output_plugins[] = {
     &out_file_plugin,
     &out_kafka_plugin,
+    &out_hec_plugin,
     NULL,
 };
 
