@@ -9,6 +9,7 @@ extern const struct ms_input_plugin in_replay_plugin;
 extern const struct ms_output_plugin out_file_plugin;
 extern const struct ms_output_plugin out_kafka_plugin;
 extern const struct ms_output_plugin out_hec_plugin;
+extern const struct ms_output_plugin out_syslog_plugin;
 
 const struct ms_input_plugin *const ms_input_plugins[] = {
     &in_replay_plugin,
@@ -19,6 +20,7 @@ const struct ms_output_plugin *const ms_output_plugins[] = {
     &out_file_plugin,
     &out_kafka_plugin,
     &out_hec_plugin,
+    &out_syslog_plugin,
     NULL,
 };
 
