@@ -123,6 +123,14 @@ int ms_buf_printf(struct ms_buf *buf, const char *fmt, ...)
     return ret;
 }
 
+void ms_buf_truncate(struct ms_buf *buf, size_t len)
+{
+    if (len < buf->len) {
+        buf->len = len;
+        buf->data[len] = '\0';
+    }
+}
+
 const char *ms_buf_cstr(const struct ms_buf *buf)
 {
     return buf->data ? buf->data : "";

@@ -41,6 +41,9 @@ int ms_buf_printf(struct ms_buf *buf, const char *fmt, ...) __attribute__((forma
 int ms_buf_vprintf(struct ms_buf *buf, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* Shortens the contents to len bytes (len <= buf->len): rolls back a partly written record. */
+void ms_buf_truncate(struct ms_buf *buf, size_t len);
+
 /* Returns the contents as a NUL-terminated string (borrowed; "" when empty). */
 const char *ms_buf_cstr(const struct ms_buf *buf);
 

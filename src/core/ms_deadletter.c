@@ -28,6 +28,10 @@ int ms_deadletter_write(const struct ms_instance *ins,
     int fd;
     int ret = MS_OK;
 
+    if (!ins->rt || !ins->rt->state_dir) {
+        ms_log_error(ins, "no state directory: event %s refused (%s) is LOST", ev->id, reason);
+        return MS_EIO;
+    }
     snprintf(dir, sizeof(dir), "%s/deadletter", ins->rt->state_dir);
     snprintf(path, sizeof(path), "%s/%s.jsonl", dir, ins->name);
     if (ms_mkdir_p(dir) != MS_OK) {

@@ -797,6 +797,7 @@ static int output_deliver(struct output_inst *o, struct ms_batch *b, uint64_t *r
     for (;;) {
         int64_t delay;
 
+        o->ins.retry_after_ms = 0;
         rc = o->plugin->flush(&o->ins, b);
         if (rc == MS_OK) {
             __atomic_store_n(&o->failing_since_ms, 0, __ATOMIC_RELAXED);
@@ -819,8 +820,19 @@ static int output_deliver(struct output_inst *o, struct ms_batch *b, uint64_t *r
                 delay = slow;
             }
         }
-        ms_log_warn(&o->ins, "delivery of %zu events failed (%s); retry %u in %lld ms", b->n,
-                    ms_strerror(rc), attempt + 1, (long long)delay);
+        if (o->ins.retry_after_ms > delay) {
+            delay = o->ins.retry_after_ms; /* the receiver asked (Retry-After) */
+        }
+        /* The plugin logged the cause; during a long outage say when the next try comes only
+         * on attempts 1, 2, 4, 8, ... so the log does not fill with one line per retry. */
+        if ((attempt & (attempt + 1)) == 0) {
+            ms_log_warn(&o->ins, "delivery of %zu events failed (%s); retry %u in %lld ms", b->n,
+                        ms_strerror(rc), attempt + 1, (long long)delay);
+        }
+        else {
+            ms_log_debug(&o->ins, "delivery of %zu events failed (%s); retry %u in %lld ms", b->n,
+                         ms_strerror(rc), attempt + 1, (long long)delay);
+        }
         attempt++;
         sleep_interruptible(rt, delay);
         if (*rt->stop) {

@@ -24,12 +24,15 @@ struct ms_runtime {
 };
 
 struct ms_instance {
-    const char *kind;                    /* "input" or "output" */
-    const char *plugin_name;             /* "replay", "hec", ... (static) */
-    char name[MS_INSTANCE_NAME_MAX];     /* instance name from [input.NAME]; in every log line */
-    int log_level;                       /* -1 = process level */
-    bool include_raw;                    /* outputs: ship the vendor record under "raw" */
-    void *ctx;                           /* plugin context: allocated and freed by the core */
+    const char *kind;                /* "input" or "output" */
+    const char *plugin_name;         /* "replay", "hec", ... (static) */
+    char name[MS_INSTANCE_NAME_MAX]; /* instance name from [input.NAME]; in every log line */
+    int log_level;                   /* -1 = process level */
+    bool include_raw;                /* outputs: ship the vendor record under "raw" */
+    int64_t retry_after_ms; /* outputs: set by flush on MS_ERETRY when the receiver said how long
+                             * to wait (Retry-After); the engine waits at least that long, so
+                             * flush need not sleep */
+    void *ctx;              /* plugin context: allocated and freed by the core */
     const struct ms_runtime *rt;         /* borrowed */
     const struct ms_config *cfg;         /* borrowed: for error messages with file and line */
     const struct ms_config_section *sec; /* borrowed; NULL when built without a file */

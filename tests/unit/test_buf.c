@@ -52,6 +52,20 @@ static void test_printf_over_cap(void **state)
     ms_buf_free(&buf);
 }
 
+static void test_truncate(void **state)
+{
+    struct ms_buf buf;
+
+    (void)state;
+    ms_buf_init(&buf, 64);
+    assert_int_equal(ms_buf_puts(&buf, "record,partial"), MS_OK);
+    ms_buf_truncate(&buf, 6);
+    assert_string_equal(ms_buf_cstr(&buf), "record");
+    ms_buf_truncate(&buf, 60); /* longer than the contents: no change */
+    assert_int_equal(buf.len, 6);
+    ms_buf_free(&buf);
+}
+
 static void test_take(void **state)
 {
     struct ms_buf buf;
@@ -72,6 +86,7 @@ int main(void)
         cmocka_unit_test(test_append_and_printf),
         cmocka_unit_test(test_cap_frees_buffer),
         cmocka_unit_test(test_printf_over_cap),
+        cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_take),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
