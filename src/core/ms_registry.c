@@ -6,6 +6,8 @@
 #include "ms_registry.h"
 
 extern const struct ms_input_plugin in_replay_plugin;
+extern const struct ms_input_plugin in_ser_plugin;
+extern const struct ms_input_plugin in_pps_plugin;
 extern const struct ms_output_plugin out_file_plugin;
 extern const struct ms_output_plugin out_kafka_plugin;
 extern const struct ms_output_plugin out_hec_plugin;
@@ -13,6 +15,8 @@ extern const struct ms_output_plugin out_syslog_plugin;
 
 const struct ms_input_plugin *const ms_input_plugins[] = {
     &in_replay_plugin,
+    &in_ser_plugin,
+    &in_pps_plugin,
     NULL,
 };
 

@@ -14,14 +14,16 @@ Data: --records per day for --days days ending at --now, spread over --folders, 
 
 Control endpoints (besides simlib's /_sim/health, /_sim/fault, /_sim/stats):
   GET  /_sim/records?folder=F[&visible=1]   ground truth, newest first, every optional field set
-  POST /_sim/add {"folder","count","date", optional "from","rcpts","subject","id_style","lag"}
+  POST /_sim/add {"folder","count","date", optional "spread" (dates drawn from [date, date+spread
+                  seconds]), "from","rcpts","subject","id_style","lag"}
   GET  /_sim/actions                         every accepted action, in order
   GET  /_sim/users                           the end-user table
   GET|POST /_sim/config                      {"now","advance","action_delay","delete_delay",
                                               "insert_lag","password","default_limit","max_limit"}
 Fault kinds (POST /_sim/fault {"kind": K, "count": N, optional "path"}), on /rest/ by default:
   5xx {"status","body"}, slow {"seconds"}, truncated, invalid_json, revoke_token (the request is
-  answered 401 as if the API account had been revoked), 429_storm {"retry_after"}.
+  answered 401 as if the API account had been revoked), 429_storm {"retry_after"}; "after": N lets
+  the first N targeted requests through first (a fault in the middle of a backfill).
 """
 import base64
 import calendar
@@ -728,9 +730,17 @@ class PpsHandler(SimHandler):
             except (TypeError, ValueError) as e:
                 self.send_json(400, {"error": "bad date or count: %s" % e})
                 return True
+            try:
+                spread = int(obj.get("spread") or 0)
+                if spread < 0:
+                    raise ValueError("negative spread")
+            except (TypeError, ValueError) as e:
+                self.send_json(400, {"error": "bad spread: %s" % e})
+                return True
             with srv.lock:
                 rng = random.Random("%d:add:%d" % (srv.args.seed, srv.seq))
-                added = [srv.make_record(rng, folder, ts, obj) for _ in range(count)]
+                stamps = sorted(rng.randint(ts, ts + spread) for _ in range(count))
+                added = [srv.make_record(rng, folder, t, obj) for t in stamps]
                 out = [srv.render(r, "details", True) for r in added]
             self.send_json(200, {"added": out})
         elif path == "/_sim/actions" and method == "GET":

@@ -27,7 +27,10 @@ Fault kinds (POST /_sim/fault {"kind": K, "count": N, "path": optional path pref
   5xx {"status": 503, "body": ..., "retry_after": S}, slow {"seconds": S}, truncated,
   invalid_json, revoke_token (invalidates every issued token, that request gets 401),
   429_storm {"retry_after": S}. Default target: the summary endpoint; "path": "/v1/token" targets
-  the token endpoint.
+  the token endpoint. "after": N lets the first N targeted requests through (a fault mid-backfill).
+
+Tokens expire after expires_in seconds on the simulated clock OR on the real clock, whichever comes
+first: with a frozen clock (stable data) a short --token-ttl still expires mid-run.
 """
 import bisect
 import calendar
@@ -167,7 +170,8 @@ class SimClock:
 
 
 class TargetedFaults(Faults):
-    """simlib's Faults plus a path filter: a shot is only consumed by requests it targets."""
+    """simlib's Faults plus a path filter (a shot is only consumed by requests it targets) and
+    "after": N (the first N targeted requests pass untouched, so a fault can hit mid-run)."""
 
     def take_for(self, kind, path, default_prefixes):
         with self._lock:
@@ -178,6 +182,10 @@ class TargetedFaults(Faults):
             target = params.get("path")
             prefixes = [target] if target else list(default_prefixes)
             if not any(path.startswith(p) for p in prefixes):
+                return None
+            skip = int(params.get("after", 0) or 0)
+            if skip > 0:                    # let this many targeted requests through first
+                params["after"] = skip - 1
                 return None
             if left > 0:
                 self._armed[kind] = left - 1
@@ -447,7 +455,7 @@ class SerServer(SimServer):
         self.rate_limit = args.rate_limit
         self.rate_window = args.rate_window
         self.retry_after = args.retry_after
-        self.tokens = {}                  # token -> expiry (sim clock seconds)
+        self.tokens = {}                  # token -> (expiry on the sim clock, monotonic expiry)
         self.token_counter = 0
         self.hits = deque()               # monotonic times of counted summary requests
         apps = APP_POOL[:max(1, min(len(APP_POOL), args.apps))]
@@ -460,13 +468,15 @@ class SerServer(SimServer):
             self.token_counter += 1
             raw = "%d:%d:%d:%f" % (self.args.seed, self.token_counter, os.getpid(), time.time())
             token = "eyJ" + hashlib.sha256(raw.encode()).hexdigest()
-            self.tokens[token] = self.clock.now() + self.token_ttl
+            self.tokens[token] = (self.clock.now() + self.token_ttl,
+                                  time.monotonic() + self.token_ttl)
             return token, self.token_ttl
 
     def token_ok(self, token):
         with self.lock:
             exp = self.tokens.get(token)
-            return exp is not None and self.clock.now() < exp
+            return (exp is not None and self.clock.now() < exp[0]
+                    and time.monotonic() < exp[1])
 
     def revoke_tokens(self):
         with self.lock:
@@ -519,9 +529,13 @@ class SerServer(SimServer):
                 "fromEnvelope": app["fromEnvelope"],
                 "fromHeader": app["fromHeader"],
                 "status": status,
-                "messageSizeTotal": n(acc["messageSizeTotal"]),
-                "deliveredSizeTotal": n(acc["deliveredSizeTotal"]),
             }
+            sizes = {"messageSizeTotal": n(acc["messageSizeTotal"]),
+                     "deliveredSizeTotal": n(acc["deliveredSizeTotal"])}
+            if self.args.sizes_in in ("top", "both"):
+                row.update(sizes)
+            if self.args.sizes_in in ("status", "both"):
+                status.update(sizes)
             if self.args.details_in in ("top", "both"):
                 row["details"] = details
             if self.args.details_in in ("status", "both"):
@@ -734,7 +748,7 @@ class SerHandler(SimHandler):
             return True
         if path == "/_sim/tokens" and method == "GET":
             with srv.lock:
-                toks = {t[:12] + "...": fmt_ts_ms(e * 1000) for t, e in srv.tokens.items()}
+                toks = {t[:12] + "...": fmt_ts_ms(e[0] * 1000) for t, e in srv.tokens.items()}
             self.send_json(200, {"tokens": toks})
             return True
         return super().handle_sim(method, path, obj)
@@ -775,6 +789,9 @@ def build_arg_parser():
                     help="messages younger than this count as inProgress")
     ap.add_argument("--details-in", choices=("top", "status", "both"), default="top",
                     help="where the DSN details block sits in each application user [inferred]")
+    ap.add_argument("--sizes-in", choices=("top", "status", "both"), default="top",
+                    help="where messageSizeTotal/deliveredSizeTotal sit in each application user "
+                    "(the vendor's table is ambiguous) [inferred]")
     ap.add_argument("--numbers", choices=("int", "string"), default="int",
                     help="JSON type of the counters [inferred]")
     ap.add_argument("--omit-idle", action="store_true",

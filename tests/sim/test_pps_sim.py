@@ -186,6 +186,15 @@ class AuthAndSearchTests(PpsTestBase):
         self.assertLess(abs(len(data) - int(rec["size"])), 200)
         self.assertEqual(self.get(Q + "?guid=" + "x" * 32)[0], 404)
 
+    def test_add_spread(self):
+        start = NOW_TS - 86400
+        _, added = self.sim.json("POST", "/_sim/add", {"folder": "HIPAA", "count": 50,
+                                                       "date": date(start), "spread": 3600})
+        stamps = [ts(r["date"]) for r in added["added"]]
+        self.assertTrue(all(start <= t <= start + 3600 for t in stamps))
+        self.assertGreater(len(set(stamps)), 40)
+        self.assertEqual(self.sim.json("POST", "/_sim/add", {"spread": -1})[0], 400)
+
     def test_insert_lag(self):
         self.sim.json("POST", "/_sim/config", {"insert_lag": 300})
         _, added = self.sim.json("POST", "/_sim/add", {"folder": "Quarantine", "count": 2,
@@ -417,6 +426,14 @@ class FaultTests(PpsTestBase):
         status, hdrs, _ = self.get(Q + "?rcpt=*")
         self.assertEqual((status, hdrs.get("Retry-After")), (429, "3"))
         self.assertEqual(self.get(Q + "?rcpt=*")[0], 200)
+
+    def test_after(self):
+        self.arm("invalid_json", after=1)
+        self.assertEqual(self.get(Q + "?rcpt=*")[0], 200)
+        status, _, data = self.get(Q + "?rcpt=*")
+        with self.assertRaises(ValueError):
+            json.loads(data)
+        json.loads(self.get(Q + "?rcpt=*")[2])
 
     def test_targeted_fault(self):
         self.arm("5xx", path="/rest/v1/enduser/")

@@ -177,6 +177,17 @@ class TokenTests(SerTestBase):
         self.assertEqual(self.summary(body["access_token"])[0], 401)
 
 
+class RealClockExpiryTests(SerTestBase):
+    ARGS = SerTestBase.ARGS + ["--token-ttl", "1"]
+
+    def test_frozen_clock_tokens_still_expire(self):
+        tok = self.token()
+        self.assertEqual(self.summary(tok)[0], 200)
+        time.sleep(1.2)                                    # sim clock frozen, real time passed
+        self.assertEqual(self.summary(tok)[0], 401)
+        self.assertEqual(self.summary(self.token())[0], 200)
+
+
 class WindowTests(SerTestBase):
 
     def test_additivity(self):
@@ -338,6 +349,11 @@ class FaultTests(SerTestBase):
         self.assertEqual(self.summary(tok)[0], 401)            # stays revoked
         self.assertEqual(self.summary(self.token())[0], 200)   # a new token works
 
+    def test_after(self):
+        tok = self.token()
+        self.arm("5xx", status=503, count=1, after=2)
+        self.assertEqual([self.summary(tok)[0] for _ in range(4)], [200, 200, 503, 200])
+
     def test_429_storm(self):
         tok = self.token()
         self.arm("429_storm", count=3, retry_after=2)
@@ -352,7 +368,8 @@ class FaultTests(SerTestBase):
 class OptionTests(SerTestBase):
     ARGS = ["--seed", "9", "--now", NOW, "--numbers", "string", "--details-in", "both",
             "--envelope", "--license-date-format", "date", "--license-start", "2025-01-01",
-            "--apps", "6", "--annual-throughput", "5000", "--timestamp-mode", "lenient"]
+            "--apps", "6", "--annual-throughput", "5000", "--timestamp-mode", "lenient",
+            "--sizes-in", "both"]
 
     def test_options(self):
         tok = self.token()
@@ -366,6 +383,8 @@ class OptionTests(SerTestBase):
         row = rep["applicationUsers"][0]
         self.assertIsInstance(row["status"]["total"], str)
         self.assertEqual(row["status"]["details"], row["details"])
+        self.assertEqual(row["status"]["messageSizeTotal"], row["messageSizeTotal"])
+        self.assertIsInstance(row["messageSizeTotal"], str)
 
 
 if __name__ == "__main__":
