@@ -6,15 +6,17 @@
 #include "ms_registry.h"
 
 extern const struct ms_input_plugin in_replay_plugin;
+extern const struct ms_input_plugin in_mimecast_plugin;
 extern const struct ms_input_plugin in_ser_plugin;
 extern const struct ms_input_plugin in_pps_plugin;
 extern const struct ms_output_plugin out_file_plugin;
-extern const struct ms_output_plugin out_kafka_plugin;
-extern const struct ms_output_plugin out_hec_plugin;
 extern const struct ms_output_plugin out_syslog_plugin;
+extern const struct ms_output_plugin out_hec_plugin;
+extern const struct ms_output_plugin out_kafka_plugin;
 
 const struct ms_input_plugin *const ms_input_plugins[] = {
     &in_replay_plugin,
+    &in_mimecast_plugin,
     &in_ser_plugin,
     &in_pps_plugin,
     NULL,
@@ -22,9 +24,9 @@ const struct ms_input_plugin *const ms_input_plugins[] = {
 
 const struct ms_output_plugin *const ms_output_plugins[] = {
     &out_file_plugin,
-    &out_kafka_plugin,
-    &out_hec_plugin,
     &out_syslog_plugin,
+    &out_hec_plugin,
+    &out_kafka_plugin,
     NULL,
 };
 

@@ -13,12 +13,20 @@ HMAC-SHA1, §1.1), answers the {meta, data, fail} envelope (§3), carries X-Rate
 and pages with opaque tokens that carry the query (§3.2, §14.4).
 
 Control endpoints (besides simlib's /_sim/health, /_sim/fault, /_sim/stats):
-  POST /_sim/add      {"stream": S, "count": N, "date": ISO (optional)} -> {"stream", "records": [...]}
+  POST /_sim/add      {"stream": S, "count": N, "date": ISO (optional; default now)} or
+                      {"stream": S, "count": N, "dates": [ISO, ...]} (N records at each date)
+                      -> {"stream", "records": [...]}
   GET  /_sim/records?stream=S[&details=1]  every record of S, oldest first (ties: insertion order)
   GET  /_sim/config   current runtime switches;  POST /_sim/config {key: value, ...} changes them
   POST /_sim/fault    kinds: 5xx (param status), slow (param seconds), truncated (param declared:
-                      "full"|"cut"), invalid_json, 429_storm (param reset_ms), revoke_token (acts at
-                      once), clear (param which). Param target: "api" (default) | "oauth" | "all".
+                      "full"|"cut"), invalid_json, 429_storm (param reset_ms), fail (HTTP 200 with
+                      fail[]; params code, message, field, retryable, meta_status, style "v1"|"v2",
+                      empty: fail [] with only meta.status), revoke_token (acts at once, or
+                      with after/stream when that request comes), clear
+                      (param which). Params for every kind: count (default 1, -1 = until cleared),
+                      target "api" (default) | "oauth" | "all", after N (let N eligible requests
+                      pass first), stream S (only requests of stream S; "message_info" for
+                      get-message-info).
 
 Choices where the spec is silent are marked [I] in comments and listed in GAP_CHOICES below.
 """
@@ -34,6 +42,7 @@ import os
 import random
 import re
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -41,7 +50,7 @@ import zlib
 from urllib.parse import parse_qs
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from simlib import SimHandler, SimServer, base_arg_parser, serve  # noqa: E402
+from simlib import Faults, SimHandler, SimServer, base_arg_parser, serve  # noqa: E402
 
 GAP_CHOICES = """
 [I] choices made where the spec has a gap (see --help-gaps):
@@ -83,6 +92,8 @@ GAP_CHOICES = """
    subject is a case-insensitive substring; route/status arrays at data[0] level (GS) and
    options.route (string or array). Risk is not a search filter (§7.1): it is in get-message-info.
  * Malformed JSON request body: HTTP 400 with the envelope; semantic errors: HTTP 200 + fail[].
+ * A refused page token is fail[0].errors[0] {field: "pageToken", code: "err_pagination_invalid_token"}
+   on HTTP 200 (the real code is not documented). The "fail" fault produces any such answer on demand.
 """
 
 TIME_FMT = "%Y-%m-%dT%H:%M:%S+0000"
@@ -1053,23 +1064,71 @@ def envelope(status, data=None, fail=None, pagination=None):
     return {"meta": meta, "data": data if data is not None else [], "fail": fail if fail is not None else []}
 
 
-FAULT_KINDS = {"5xx", "slow", "truncated", "invalid_json", "revoke_token", "429_storm", "clear"}
+FAULT_KINDS = {"5xx", "slow", "truncated", "invalid_json", "revoke_token", "429_storm", "fail", "clear"}
+
+
+class MimecastFaults(Faults):
+    """simlib's fault switches plus two targeting params: "stream" (only requests of that stream fire
+    the fault) and "after" (that many eligible requests pass before it fires), so a test can break
+    page 3 of one stream in the middle of a backfill."""
+
+    def __init__(self):
+        super().__init__()
+        self._skip = {}
+
+    def arm(self, kind, count=1, **params):
+        with self._lock:
+            self._armed[kind] = count
+            self._params[kind] = params
+            self._skip[kind] = max(0, int(params.get("after", 0) or 0))
+
+    def clear(self, kind=None):
+        super().clear(kind)
+        with self._lock:
+            if kind is None:
+                self._skip.clear()
+            else:
+                self._skip.pop(kind, None)
+
+    def take(self, kind, stream=None):
+        with self._lock:
+            left = self._armed.get(kind)
+            if left is None or left == 0:
+                return None
+            params = self._params.get(kind, {})
+            if params.get("stream") not in (None, stream):
+                return None
+            if self._skip.get(kind, 0) > 0:
+                self._skip[kind] -= 1
+                return None
+            if left > 0:
+                self._armed[kind] = left - 1
+            return dict(params)
 
 
 class MimecastHandler(SimHandler):
     server_version = "msfwd-mimecast-sim/1"
 
+    def setup(self):
+        super().setup()
+        # Headers and body leave in two writes: without this, Nagle's algorithm and the client's
+        # delayed ACK add ~40 ms to every keep-alive request (a 300-page backfill took 8 s more).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     # -- output --------------------------------------------------------------------------------
+    def _take(self, kind):
+        """Consume one shot of an armed fault that applies to this request (stream, after)."""
+        return self.server.faults.take(kind, getattr(self, "_stream", None))
+
     def _send(self, status, obj, headers=None, fault_suffix=None):
         """Send JSON; for a 200 answer, apply the armed body faults (truncated, invalid_json)."""
         body = dumps(obj)
-        faults = self.server.faults
         if status == 200 and fault_suffix is not None:
-            params = faults.take("truncated" + fault_suffix)
+            params = self._take("truncated" + fault_suffix)
             if params is not None:
                 self._send_truncated(status, body, headers, params)
                 return
-            params = faults.take("invalid_json" + fault_suffix)
+            params = self._take("invalid_json" + fault_suffix)
             if params is not None:
                 bad = params.get("body", '<html><head><title>502 Bad Gateway</title></head>\n'
                                          '<body>{"meta":{"status":200},"data":[{</body></html>\n')
@@ -1095,24 +1154,41 @@ class MimecastHandler(SimHandler):
 
     def _pre_faults(self, suffix, rate_headers):
         """Gateway-level faults before auth. -> True when a response was sent."""
-        faults = self.server.faults
-        params = faults.take("slow" + suffix)
+        params = self._take("slow" + suffix)
         if params is not None:
             time.sleep(float(params.get("seconds", params.get("delay", 2))))
-        params = faults.take("5xx" + suffix)
+        params = self._take("5xx" + suffix)
         if params is not None:
             status = int(params.get("status", 500))
             self._send(status, envelope(status, fail=[{"errors": [{
                 "code": "err_internal_server_error", "message": "Internal Server Error", "retryable": True}]}]),
                 rate_headers)
             return True
-        params = faults.take("429_storm" + suffix)
+        params = self._take("429_storm" + suffix)
         if params is not None:
             headers = {"X-RateLimit-Limit": self.server.cfg.rate_limit, "X-RateLimit-Remaining": 0,
                        "X-RateLimit-Reset": int(params.get("reset_ms", 200))}
             self._send(429, self._quota_body(), headers)
             return True
         return False
+
+    @staticmethod
+    def _fail_body(params):
+        """A function-level failure on HTTP 200 (spec §3.3): 1.0 style fail[].errors[], 2.0 style
+        fail[].code/message, or (empty) an empty fail[] with only meta.status telling."""
+        meta_status = int(params.get("meta_status", 200))
+        if params.get("empty"):
+            return envelope(meta_status if meta_status != 200 else 500)
+        err = {"code": params.get("code", "err_internal_function_failure"),
+               "message": params.get("message", "The function failed"),
+               "retryable": bool(params.get("retryable", False))}
+        if params.get("field"):
+            err["field"] = params["field"]
+        if params.get("style") == "v2":
+            item = {"code": err["code"], "message": err["message"]}
+        else:
+            item = {"key": {}, "errors": [err]}
+        return envelope(meta_status, fail=[item])
 
     def _quota_body(self):
         if self.server.cfg.rate_limit_body == "detail":
@@ -1126,12 +1202,14 @@ class MimecastHandler(SimHandler):
         raw = self.read_body()
         path = self.path.split("?", 1)[0]
         if path == "/oauth/token":
+            self._stream = "oauth"
             self._oauth(method, raw)
             return
         srv = self.server
         default_bucket = "hmac:" + srv.cfg.access_key if srv.cfg.auth_mode == "1" else "oauth:" + srv.cfg.client_id
         peeked = srv.limiter.peek(default_bucket)  # rate headers for answers given before auth
         stream = PATH_TO_STREAM.get(path)
+        self._stream = stream if stream is not None else ("message_info" if path == MESSAGE_INFO_PATH else None)
         if stream is None and path != MESSAGE_INFO_PATH:
             self._send(404, envelope(404, fail=[{"errors": [{"code": "err_not_found",
                                                               "message": "Not Found: " + path, "retryable": False}]}]),
@@ -1144,6 +1222,8 @@ class MimecastHandler(SimHandler):
             return
         if self._pre_faults("", peeked):
             return
+        if self._take("revoke_token") is not None:  # armed with after/stream: revoke mid-walk
+            srv.tokens.revoke_all()
         try:
             bucket = authenticate(self.headers, path, srv.cfg, srv.tokens)
         except AuthError as e:
@@ -1152,6 +1232,10 @@ class MimecastHandler(SimHandler):
         allowed, rate_headers = srv.limiter.take(bucket)
         if not allowed:
             self._send(429, self._quota_body(), rate_headers)
+            return
+        params = self._take("fail")
+        if params is not None:
+            self._send(200, self._fail_body(params), rate_headers)
             return
         try:
             req = json.loads(raw) if raw.strip() else {}
@@ -1293,15 +1377,20 @@ class MimecastHandler(SimHandler):
             if stream not in STREAMS or not isinstance(count, int) or not 0 < count <= 100000:
                 self.send_json(400, {"error": "need stream in %s and 1 <= count <= 100000" % sorted(STREAMS)})
                 return True
-            if obj.get("date") is not None:
-                try:
-                    when = parse_iso(obj["date"])
-                except (ValueError, AttributeError):
-                    self.send_json(400, {"error": "date must be ISO 8601 with an offset"})
-                    return True
-            else:
-                when = int(time.time())
-            recs = srv.store.add(stream, [when] * count)
+            dates = obj.get("dates")
+            if dates is None:
+                dates = [obj["date"]] if obj.get("date") is not None else [None]
+            if not isinstance(dates, list) or not 0 < len(dates) * count <= 1000000:
+                self.send_json(400, {"error": "dates must be a non-empty list (count x dates <= 1000000)"})
+                return True
+            times = []
+            try:
+                for d in dates:
+                    times.extend([parse_iso(d) if d is not None else int(time.time())] * count)
+            except (ValueError, AttributeError):
+                self.send_json(400, {"error": "date must be ISO 8601 with an offset"})
+                return True
+            recs = srv.store.add(stream, times)
             self.send_raw(200, dumps({"stream": stream, "records": recs}))
             return True
         if path == "/_sim/records" and method == "GET":
@@ -1335,7 +1424,7 @@ class MimecastHandler(SimHandler):
             self.send_json(400, {"error": "fault kind must be one of %s" % sorted(FAULT_KINDS)})
             return True
         faults = self.server.faults
-        if kind == "revoke_token":
+        if kind == "revoke_token" and "after" not in obj and "stream" not in obj:
             n = self.server.tokens.revoke_all()
             self.send_json(200, {"revoked": n, "armed": faults.snapshot()})
             return True
@@ -1363,6 +1452,7 @@ class MimecastHandler(SimHandler):
 class MimecastServer(SimServer):
     def __init__(self, args):
         super().__init__(args.port, MimecastHandler, "mimecast", args.verbose)
+        self.faults = MimecastFaults()
         self.cfg = Config(args)
         self.tokens = OAuthTokens()
         self.limiter = RateLimiter(args.rate_limit, args.rate_window_ms)

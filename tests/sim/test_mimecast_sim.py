@@ -514,6 +514,9 @@ class TestAdd(SimTestCase):
             self.assertEqual(got[-5:], added["records"])
         added = self.sim.control("/_sim/add", {"stream": "ttp_url", "count": 2})
         self.assertTrue(abs(epoch(added["records"][0]["date"]) - time.time()) < 5)
+        added = self.sim.control("/_sim/add", {"stream": "ttp_attachment", "count": 3,
+                                               "dates": [iso(when + 10), iso(when + 11, "Z")]})
+        self.assertEqual([r["date"] for r in added["records"]], [iso(when + 10)] * 3 + [iso(when + 11)] * 3)
         self.assertEqual(self.sim.call("POST", "/_sim/add", {"stream": "nope", "count": 1})[0], 400)
 
     def test_snapshot_pages_and_determinism(self):
@@ -576,8 +579,13 @@ class TestFaults(SimTestCase):
         self.assertEqual(status, 200)
         self.assertRaises(ValueError, json.loads, data)
         self.assertEqual(self.sim.api(PATHS["ttp_url"], body, token)[0], 200)
-        # revoke_token
+        # revoke_token: at once, or armed for a later request
         self.sim.control("/_sim/fault", {"kind": "revoke_token"})
+        self.assertEqual(self.sim.api(PATHS["ttp_url"], body, token)[0], 401)
+        token = self.sim.token()
+        self.assertEqual(self.sim.api(PATHS["ttp_url"], body, token)[0], 200)
+        self.sim.control("/_sim/fault", {"kind": "revoke_token", "after": 1})
+        self.assertEqual(self.sim.api(PATHS["ttp_url"], body, token)[0], 200)
         self.assertEqual(self.sim.api(PATHS["ttp_url"], body, token)[0], 401)
         self.assertEqual(self.sim.api(PATHS["ttp_url"], body, self.sim.token())[0], 200)
         # clear, unknown kinds, stats
@@ -589,6 +597,45 @@ class TestFaults(SimTestCase):
         self.assertEqual(self.sim.call("POST", "/_sim/fault", {"kind": "bogus"})[0], 400)
         stats = self.sim.call("GET", "/_sim/stats")[2]
         self.assertGreaterEqual(stats[PATHS["ttp_url"]]["500"], 3)
+
+    def test_fail_fault_and_targeting(self):
+        token = self.sim.token()
+        body = {"data": [{"from": WIDE_FROM, "scanResult": "all"}]}
+        # fail[] on HTTP 200, API 1.0 style (errors[] inside the item) with its meta.status
+        self.sim.control("/_sim/fault", {"kind": "fail", "code": "err_xdk_binding_expired",
+                                         "message": "Binding Expired", "meta_status": 418})
+        status, _, obj = self.sim.api(PATHS["ttp_url"], body, token)
+        self.assertEqual((status, obj["meta"]["status"], obj["data"]), (200, 418, []))
+        self.assertEqual(obj["fail"][0]["errors"][0]["code"], "err_xdk_binding_expired")
+        self.assertFalse(obj["fail"][0]["errors"][0]["retryable"])
+        # API 2.0 style (code/message in the item), and a refused page token (field pageToken)
+        self.sim.control("/_sim/fault", {"kind": "fail", "style": "v2", "code": "token_expired"})
+        status, _, obj = self.sim.api(PATHS["ttp_url"], body, token)
+        self.assertEqual((status, obj["fail"][0]["code"]), (200, "token_expired"))
+        self.sim.control("/_sim/fault", {"kind": "fail", "field": "pageToken",
+                                         "code": "err_pagination_invalid_token"})
+        status, _, obj = self.sim.api(PATHS["ttp_url"], body, token)
+        self.assertEqual(obj["fail"][0]["errors"][0]["field"], "pageToken")
+        # empty fail[] with only meta.status telling
+        self.sim.control("/_sim/fault", {"kind": "fail", "empty": True, "meta_status": 403})
+        status, _, obj = self.sim.api(PATHS["ttp_url"], body, token)
+        self.assertEqual((status, obj["meta"]["status"], obj["fail"], obj["data"]), (200, 403, [], []))
+        self.assertEqual(self.sim.api(PATHS["ttp_url"], body, token)[0], 200)
+        # stream + after: the third request of ttp_attachment fails; other streams pass untouched
+        self.sim.control("/_sim/fault", {"kind": "5xx", "status": 502, "stream": "ttp_attachment", "after": 2})
+        self.assertEqual(self.sim.api(PATHS["ttp_url"], body, token)[0], 200)
+        self.assertEqual(self.sim.api(PATHS["ttp_attachment"], body, token)[0], 200)
+        self.assertEqual(self.sim.api(PATHS["ttp_url"], body, token)[0], 200)
+        self.assertEqual(self.sim.api(PATHS["ttp_attachment"], body, token)[0], 200)
+        self.assertEqual(self.sim.api(PATHS["ttp_attachment"], body, token)[0], 502)
+        self.assertEqual(self.sim.api(PATHS["ttp_attachment"], body, token)[0], 200)
+        # body faults honour the targeting too
+        self.sim.control("/_sim/fault", {"kind": "invalid_json", "stream": "message_info"})
+        status, _, data = self.sim.raw("POST", PATHS["ttp_url"], body, {"Authorization": "Bearer " + token})
+        json.loads(data)
+        status, _, data = self.sim.raw("POST", "/api/message-finder/get-message-info", {"data": [{"id": "x"}]},
+                                       {"Authorization": "Bearer " + token})
+        self.assertRaises(ValueError, json.loads, data)
 
 
 if __name__ == "__main__":
