@@ -954,6 +954,12 @@ static int apply_one(const struct ms_config *cfg,
         ms_cfg_errors_add(errs, "%s:%d: [%s] %s: %s", path, e->line, sec_name, m->name, why);
         return MS_EINVAL;
     }
+    if (expanded[0] == '\0' && m->type == MS_CFG_STRLIST && !(m->flags & MS_CFG_REQUIRED)) {
+        /* "key =" on an optional list: the list is empty (e.g. no filter). */
+        ms_strlist_free((struct ms_strlist *)((char *)ctx + m->offset));
+        ms_secret_free(expanded);
+        return MS_OK;
+    }
     if (expanded[0] == '\0' && (m->flags & MS_CFG_REQUIRED)) {
         ms_cfg_errors_add(errs, "%s:%d: [%s] %s: value is empty", path, e->line, sec_name, m->name);
         ms_secret_free(expanded);

@@ -16,7 +16,8 @@ enum ms_cfg_type {
     MS_CFG_BOOL,    /* bool */
     MS_CFG_SIZE,    /* int64_t bytes: "64K", "10M", "2G", "512" */
     MS_CFG_TIME,    /* int64_t milliseconds: "250ms", "30s", "5m", "1h", "7d"; bare = seconds */
-    MS_CFG_STRLIST, /* struct ms_strlist: comma-separated, items trimmed, empty items refused */
+    MS_CFG_STRLIST, /* struct ms_strlist: comma-separated, items trimmed, empty items refused;
+                     * an empty value on an optional key is an empty list */
     MS_CFG_PREFIX,  /* struct ms_kvlist: every key starting with name (e.g. "kafka.") */
 };
 

@@ -32,9 +32,11 @@
 #define MS_STATE_DIR "/var/lib/msfwd"
 #endif
 
-#define SLEEP_SLICE_MS   50
-#define SUMMARY_EVERY_MS (60 * 1000)
-#define HEALTH_GRACE_MS  (5 * 60 * 1000) /* failing longer than this: /health says degraded */
+#define SLEEP_SLICE_MS     50
+#define SUMMARY_EVERY_MS   (60 * 1000)
+#define HEALTH_GRACE_MS    (5 * 60 * 1000) /* failing longer than this: /health says degraded */
+#define ONCE_RETRIES       3               /* msfwd once: transient poll failures retried */
+#define ONCE_RETRY_WAIT_MS (10 * 1000)     /* ... each after at most this long */
 
 /* Counters are written by one thread and read by the metrics thread. */
 #define COUNTER_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
@@ -686,6 +688,7 @@ static int poll_input(struct ms_engine *eng, struct input_inst *in, struct ms_ba
         }
         in->plugin->rollback(&in->ins);
         in->next_poll_ms = now_ms() + delay;
+        /* The plugin logged the cause where it knew it; this line adds when the next try is. */
         ms_log_warn(&in->ins, "poll failed (%s); next try in %lld ms", ms_strerror(ret),
                     (long long)delay);
         return ret;
@@ -1172,7 +1175,11 @@ static int run_inputs_loop(struct ms_engine *eng, struct ms_batch *b)
     return MS_OK;
 }
 
-/* Once: poll each input until it has nothing more (or fails). Returns MS_OK or MS_ERR. */
+/*
+ * Once: poll each input until it has nothing more. A transient failure is retried a few times
+ * (bounded, for cron users: one 503 should not fail the run); anything else fails the input.
+ * Returns MS_OK or MS_ERR.
+ */
 static int run_inputs_once(struct ms_engine *eng, struct ms_batch *b)
 {
     int ret = MS_OK;
@@ -1181,6 +1188,7 @@ static int run_inputs_once(struct ms_engine *eng, struct ms_batch *b)
 
     for (i = 0; i < eng->n_inputs && !*eng->rt.stop; i++) {
         struct input_inst *in = &eng->inputs[i];
+        unsigned retries = 0;
 
         do {
             int rc;
@@ -1193,11 +1201,22 @@ static int run_inputs_once(struct ms_engine *eng, struct ms_batch *b)
                 more = true; /* spool filled meanwhile: wait for outputs, then ask again */
                 continue;
             }
+            if (rc == MS_ERETRY && retries < ONCE_RETRIES) {
+                int64_t wait = in->next_poll_ms - now_ms();
+
+                retries++;
+                sleep_interruptible(&eng->rt,
+                                    wait < ONCE_RETRY_WAIT_MS ? wait : ONCE_RETRY_WAIT_MS);
+                more = true;
+                continue;
+            }
             if (rc != MS_OK) {
-                ms_log_error(&in->ins, "poll failed: %s", ms_strerror(rc));
+                ms_log_error(&in->ins, "poll failed: %s%s", ms_strerror(rc),
+                             retries ? " (after retries)" : "");
                 ret = MS_ERR;
                 break;
             }
+            retries = 0;
         } while (more && !*eng->rt.stop);
     }
     log_summaries(eng);

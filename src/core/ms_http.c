@@ -95,6 +95,18 @@ static size_t body_cb(char *ptr, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+static int
+progress_cb(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    const struct ms_http *h = user;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return *h->opts.stop ? 1 : 0;
+}
+
 static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *user)
 {
     struct ms_buf *buf = user;
@@ -149,6 +161,11 @@ int ms_http_perform(struct ms_http *h,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body_sink);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &resp->headers);
+    if (h->opts.stop) {
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, h);
+    }
     if (h->opts.ca_file) {
         curl_easy_setopt(c, CURLOPT_CAINFO, h->opts.ca_file);
     }
@@ -214,6 +231,10 @@ int ms_http_perform(struct ms_http *h,
     ret = ms_retry_classify((int)cc, resp->status);
 out:
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    /* The list holds copies of Authorization headers: wipe them before freeing. */
+    for (tmp = hdrs; tmp; tmp = tmp->next) {
+        explicit_bzero(tmp->data, strlen(tmp->data));
+    }
     curl_slist_free_all(hdrs);
     return ret;
 }
@@ -257,7 +278,10 @@ int ms_http_header(const struct ms_http_response *resp, const char *name, char *
 
 void ms_http_describe(const struct ms_http_response *resp, char *out, size_t len)
 {
-    if (resp->curl_code == CURLE_OPERATION_TIMEDOUT) {
+    if (resp->curl_code == CURLE_ABORTED_BY_CALLBACK) {
+        snprintf(out, len, "aborted: msfwd is stopping");
+    }
+    else if (resp->curl_code == CURLE_OPERATION_TIMEDOUT) {
         snprintf(out, len, "timeout after %lld ms: %s", (long long)resp->elapsed_ms, resp->error);
     }
     else if (resp->error[0]) {

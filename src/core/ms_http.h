@@ -7,6 +7,7 @@
 #ifndef MS_HTTP_H
 #define MS_HTTP_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +22,10 @@ struct ms_http_opts {
     const char *client_cert;    /* borrowed; PEM, optional */
     const char *client_key;     /* borrowed; PEM, optional */
     size_t max_response;        /* body cap; 0 = MS_CAP_API_PAGE */
+    /* borrowed; when set and non-zero, a transfer in progress is aborted (MS_ERETRY): inputs pass
+     * ins->rt->stop so that SIGTERM does not wait for a slow vendor. Outputs leave it NULL: an
+     * aborted delivery would have an unknown outcome. */
+    const volatile sig_atomic_t *stop;
 };
 
 struct ms_http_request {

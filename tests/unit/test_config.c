@@ -164,6 +164,14 @@ static void test_valid_values_and_defaults(void **state)
     assert_string_equal(fx->ctx.kafka.values[0], "zstd");
 }
 
+static void test_empty_optional_list_is_empty(void **state)
+{
+    struct fixture *fx = *state;
+
+    assert_int_equal(load_apply(fx, "[input.demo]\nurl = x\nstreams =\n"), MS_OK);
+    assert_int_equal(fx->ctx.streams.n, 0);
+}
+
 static void test_refuse_unknown_key(void **state)
 {
     struct fixture *fx = *state;
@@ -333,6 +341,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_valid_values_and_defaults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_optional_list_is_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_unknown_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_wrong_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refuse_wrong_duration, setup, teardown),

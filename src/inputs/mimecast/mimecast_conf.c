@@ -375,6 +375,7 @@ int mc_conf_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
     }
     memset(&hopts, 0, sizeof(hopts));
     hopts.timeout_ms = ctx->timeout_ms;
+    hopts.stop = ins->rt ? ins->rt->stop : NULL;
     hopts.connect_timeout_ms = ctx->timeout_ms < 10000 ? ctx->timeout_ms : 10000;
     hopts.ca_file = empty(ctx->ca_file) ? NULL : ctx->ca_file;
     hopts.insecure = !ctx->verify_tls;

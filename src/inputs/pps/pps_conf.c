@@ -225,6 +225,7 @@ int pps_conf_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
     }
     memset(&hopts, 0, sizeof(hopts));
     hopts.timeout_ms = ctx->timeout_ms;
+    hopts.stop = ins->rt ? ins->rt->stop : NULL;
     hopts.connect_timeout_ms = ctx->timeout_ms < 10000 ? ctx->timeout_ms : 10000;
     hopts.ca_file = is_set(ctx->ca_file) ? ctx->ca_file : NULL;
     hopts.insecure = !ctx->verify_tls;

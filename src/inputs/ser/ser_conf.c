@@ -132,6 +132,7 @@ int ser_conf_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
 
     memset(&hopts, 0, sizeof(hopts));
     hopts.timeout_ms = ctx->timeout_ms;
+    hopts.stop = ins->rt ? ins->rt->stop : NULL;
     hopts.connect_timeout_ms = ctx->timeout_ms < 10000 ? ctx->timeout_ms : 10000;
     ctx->http = ms_http_create(&hopts);
     memset(&oopts, 0, sizeof(oopts));
