@@ -361,7 +361,7 @@ static void auth_problem(struct ms_instance *ins, const char *what, const struct
             what, status, why);
 }
 
-/* Waits what the receiver's Retry-After asks (bounded), before the engine's own backoff. */
+/* Passes the receiver's Retry-After (bounded) to the engine, which waits at least that long. */
 static void honour_retry_after(struct ms_instance *ins)
 {
     struct hec_ctx *ctx = ins->ctx;
@@ -375,8 +375,8 @@ static void honour_retry_after(struct ms_instance *ins)
     if (delay > RETRY_AFTER_MAX_MS) {
         delay = RETRY_AFTER_MAX_MS;
     }
-    ms_log_debug(ins, "Retry-After: waiting %lld ms", (long long)delay);
-    sleep_ms(ins, delay);
+    ms_log_debug(ins, "Retry-After: %lld ms", (long long)delay);
+    ins->retry_after_ms = delay;
 }
 
 /* HEC codes that name one bad event (400 + invalid-event-number): dead-letter it, resend the rest.
