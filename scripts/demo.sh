@@ -9,9 +9,9 @@ if ! command -v python3 >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3
 fi
-[ -x configure ] || autoreconf -fi >/dev/null
-[ -f Makefile ] || ./configure --quiet
-make -s -j"$(nproc)" msfwd
+[ -x configure ] || autoreconf -fi >/dev/null 2>&1
+[ -f Makefile ] || ./configure --quiet >&2
+make -s -j"$(nproc)" msfwd >&2  # build chatter on stderr: stdout carries only events
 
 mkdir -p run
 rm -rf run/demo-state run/demo-sim.port
