@@ -469,6 +469,7 @@ int ms_engine_create(struct ms_config *cfg,
         ms_log_set_level(lvl);
     }
     eng->rt.state_dir = eng->svc.state_dir;
+    eng->rt.mappings_dir = eng->svc.mappings_dir;
 
     for (i = 0; i < cfg->n_sections; i++) {
         n_in += strcmp(cfg->sections[i].kind, "input") == 0;

@@ -19,6 +19,7 @@
 /* What every plugin may read from the running service. Owned by the engine; outlives plugins. */
 struct ms_runtime {
     const char *state_dir;       /* cursors, spool, dead letters */
+    const char *mappings_dir;    /* data files: mapping files and the like */
     volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the current step and return */
     bool once;                   /* msfwd once: one poll, then drain */
 };
