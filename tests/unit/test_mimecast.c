@@ -747,7 +747,7 @@ static int run_init(const char *body, char *errors, size_t len)
     const struct ms_config_map *maps[1] = {in_mimecast_plugin.config_map};
     void *ctxs[1];
     volatile sig_atomic_t stop = 0;
-    struct ms_runtime rt = {"/nonexistent", &stop, true};
+    struct ms_runtime rt = {.state_dir = "/nonexistent", .stop = &stop, .once = true};
     size_t i;
     int ret;
 
