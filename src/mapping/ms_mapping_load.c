@@ -162,7 +162,9 @@ static int read_json(const char *path, struct json_object **out, struct ms_cfg_e
     ret = MS_OK;
 out:
     json_object_put(obj);
-    json_tokener_free(tok);
+    if (tok) {
+        json_tokener_free(tok); /* json-c 0.16 dereferences NULL */
+    }
     free(text);
     if (fd >= 0) {
         close(fd);

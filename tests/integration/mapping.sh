@@ -4,7 +4,7 @@
 # broken mapping files with the file and the JSON pointer of the fault.
 . "${MS_SRCDIR}/tests/integration/lib.sh"
 
-plan 23
+plan 24
 fixture="$MS_SRCDIR/tests/fixtures/mimecast/ttp-url.jsonl"
 maps="$MS_SRCDIR/mappings"
 
@@ -143,3 +143,9 @@ printf '{"source_type": "pps:quarantine",\n  "vendor": "Proofpoint"\n  "product"
 rc=$?
 check "malformed JSON is refused with line and column, by map as well (rc=$rc)" \
     sh -c "test $rc -eq 78 && grep -q 'pps-quarantine.json: line 3, column 3: not valid JSON' '$TEST_TMP/json.err'"
+# An unreadable entry (here a directory named like a mapping file) is refused, not a crash.
+mkdir -p "$TEST_TMP/my-mappings/zz.json"
+"$MS_BIN" check -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/dir.err"
+rc=$?
+check "an unreadable mapping entry is refused with 78, naming it (rc=$rc)" \
+    sh -c "test $rc -eq 78 && grep -q 'my-mappings/zz.json: cannot read' '$TEST_TMP/dir.err'"

@@ -541,7 +541,9 @@ int mc_page_parse(const char *body,
     page->records = page->n_records ? list : NULL;
     ret = MS_OK;
 out:
-    json_tokener_free(tok);
+    if (tok) {
+        json_tokener_free(tok); /* json-c 0.16 dereferences NULL */
+    }
     if (ret == MS_OK) {
         page->root = root;
     }
