@@ -2,6 +2,8 @@
 # Builds every libFuzzer target (tests/fuzz/fuzz_*.c) with clang, ASan and UBSan in build-fuzz/,
 # then runs each for FUZZ_SECONDS (default 60) on a copy of its corpus (tests/fuzz/corpus/<name>/).
 # Prints one line per target; exits non-zero when a target crashed (artifacts in build-fuzz/).
+# Targets that read the source tree (mappings/, tests/) get its path as MS_FUZZ_SRCDIR;
+# $MS_SRCDIR overrides it at run time.
 # Usage: scripts/fuzz.sh [TARGET...]      e.g. FUZZ_SECONDS=600 scripts/fuzz.sh config
 set -u
 cd "$(dirname "$0")/.."
@@ -21,8 +23,8 @@ libs=$(pkg-config --libs libcurl json-c rdkafka zlib inih libssl libcrypto)
 targets=${*:-$(ls tests/fuzz/fuzz_*.c | sed 's#.*/fuzz_##; s#\.c$##')}
 status=0
 for t in $targets; do
-    if ! clang -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer $san -I"$bdir" -I"$top/src" \
-        "tests/fuzz/fuzz_$t.c" "$bdir/libms.a" $libs -lpthread -o "$bdir/fuzz_$t"; then
+    if ! clang -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer $san -I"$bdir" -I"$top/src" -I"$top" \
+        -DMS_FUZZ_SRCDIR="\"$top\"" "tests/fuzz/fuzz_$t.c" "$bdir/libms.a" $libs -lpthread -lm -o "$bdir/fuzz_$t"; then
         echo "FAIL: fuzz $t (build)"
         status=1
         continue
@@ -31,7 +33,8 @@ for t in $targets; do
     mkdir -p "$work" "$bdir/artifacts"
     if "$bdir/fuzz_$t" "$work" "tests/fuzz/corpus/$t" -max_total_time="$seconds" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$bdir/artifacts/$t-" >"$bdir/fuzz_$t.log" 2>&1; then
-        echo "PASS: fuzz $t ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$bdir/fuzz_$t.log" | awk '{print $2}') runs in ${seconds}s)"
+        runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$bdir/fuzz_$t.log" | awk '{print $2}')
+        echo "PASS: fuzz $t ($runs runs in ${seconds}s, $((${runs:-0} / seconds)) exec/s)"
     else
         echo "FAIL: fuzz $t (see $bdir/fuzz_$t.log)"
         tail -n 30 "$bdir/fuzz_$t.log"

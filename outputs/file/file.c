@@ -50,6 +50,8 @@ static int file_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
 
     (void)errs;
     ctx->fd = -1;
+    /* With raw the spooled text goes out as it is; without, the event minus "raw" is written. */
+    ins->event_view = ins->include_raw ? MS_VIEW_TEXT : MS_VIEW_NO_RAW;
     ms_buf_init(&ctx->out, 256u * 1024 * 1024);
     return MS_OK;
 }

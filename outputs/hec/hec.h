@@ -39,7 +39,9 @@ struct hec_format_opts {
  * Appends one HEC envelope for ev to out, followed by '\n':
  * {"time":<s.mmm>,"host":..,"source":..,"sourcetype":..,"index":..,"fields":{..},"event":{..}}
  * Pure: no I/O, no globals. Every string goes through hec_json_string (valid UTF-8 out, always).
- * Returns MS_OK; MS_EINVAL when ev->ev is not a non-empty JSON object (nothing was appended);
+ * ev may be read with MS_VIEW_NO_RAW: "raw" is then taken from ev->text when the envelope needs it.
+ * Returns MS_OK; MS_EINVAL when ev->ev is not a non-empty JSON object (nothing was appended;
+ * an event that had only "raw" is not empty);
  * MS_ENOMEM / MS_ETOOBIG from out (then out is in the state ms_buf leaves it).
  */
 int hec_format_event(const struct hec_format_opts *opts,

@@ -297,6 +297,8 @@ int hec_conf_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
     ctx->fmt.fields = &ctx->fields;
     ctx->fmt.const_fields = &ctx->const_fields;
     ctx->fmt.include_raw = ins->include_raw;
+    /* hec_format_event needs "raw" only on its rare slow path, and parses ev->text for it then. */
+    ins->event_view = MS_VIEW_NO_RAW;
     ctx->fmt.cim = ctx->cim;
 
     memset(&opts, 0, sizeof(opts));

@@ -975,6 +975,9 @@ static int put_event(struct ms_buf *out,
                      const struct ev_view *view,
                      bool *first_member)
 {
+    struct json_object *full = NULL;
+    struct json_object *obj = view->obj;
+    bool has_raw = (view->present & (1u << K_RAW)) || event->raw_stripped;
     bool first = true;
     long long n;
     int ret;
@@ -983,16 +986,24 @@ static int put_event(struct ms_buf *out,
     if (ret != MS_OK) {
         return ret;
     }
-    if ((opts->include_raw || !(view->present & (1u << K_RAW))) &&
-        !int_string(view->v[K_SEVERITY], &n) && !int_string(view->v[K_SIZE], &n) &&
-        text_copyable(event->text, event->text_len)) {
+    if ((opts->include_raw || !has_raw) && !int_string(view->v[K_SEVERITY], &n) &&
+        !int_string(view->v[K_SIZE], &n) && text_copyable(event->text, event->text_len)) {
         /* Fast path: the spooled text without its closing brace, then the additions. */
         ret = ms_buf_append(out, event->text, event->text_len - 1);
         first = false;
     }
     else {
+        if (opts->include_raw && event->raw_stripped && event->text) {
+            /* The spool reader left "raw" out (MS_VIEW_NO_RAW); this rare path needs it. */
+            full = json_tokener_parse(event->text);
+            if (!json_object_is_type(full, json_type_object)) {
+                json_object_put(full);
+                return MS_ENOMEM;
+            }
+            obj = full;
+        }
         ret = ms_buf_putc(out, '{');
-        json_object_object_foreach(view->obj, key, val) {
+        json_object_object_foreach(obj, key, val) {
             if (ret != MS_OK) {
                 break;
             }
@@ -1004,13 +1015,14 @@ static int put_event(struct ms_buf *out,
                 break;
             }
             /* Integers some vendors send as text go out as numbers. */
-            if ((val == view->v[K_SEVERITY] || val == view->v[K_SIZE]) && int_string(val, &n)) {
+            if ((strcmp(key, "severity") == 0 || strcmp(key, "size") == 0) && int_string(val, &n)) {
                 ret = ms_buf_printf(out, "%lld", n);
             }
             else {
                 ret = put_value(out, val, 1);
             }
         }
+        json_object_put(full);
     }
     if (ret == MS_OK && opts->cim) {
         ret = put_cims(out, view, &first);
@@ -1034,8 +1046,9 @@ int hec_format_event(const struct hec_format_opts *opts,
     bool first = true;
     int ret;
 
-    if (!json_object_is_type(obj, json_type_object) || json_object_object_length(obj) == 0) {
-        return MS_EINVAL;
+    if (!json_object_is_type(obj, json_type_object) ||
+        (json_object_object_length(obj) == 0 && !ev->raw_stripped)) {
+        return MS_EINVAL; /* (an event of nothing but "raw" read without it is not empty) */
     }
     view_init(&view, obj);
     if (!st[0]) {

@@ -304,6 +304,8 @@ static int kafka_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
     int ret;
 
     ctx->ins = ins;
+    /* The payload is ev->text, or the event minus "raw"; topic and headers read normalized keys. */
+    ins->event_view = ins->include_raw ? MS_VIEW_NORMALIZED : MS_VIEW_NO_RAW;
     ms_buf_init(&ctx->scratch, MS_CAP_EVENT);
     ctx->hdr.splunk = ctx->splunk_headers;
     ctx->hdr.splunk_index = ctx->splunk_index;

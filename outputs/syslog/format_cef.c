@@ -178,7 +178,7 @@ static const char *pick(const char *conf, const char *profile, const char *event
 int sl_format_cef(const struct sl_format_opts *o, const struct ms_event *ev, struct ms_buf *out)
 {
     const char *st = sl_ev_source_type(ev);
-    const struct sl_profile *p = sl_profile_get(st);
+    const struct sl_profile *p = sl_profile_get(o->profiles, st);
     struct cef_w w = {.o = o, .ev = ev, .out = out, .first = true, .ret = MS_OK};
     struct json_object *mitre;
     char derived[MS_SOURCE_TYPE_MAX];

@@ -6,6 +6,7 @@
 #include <config.h>
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -14,7 +15,11 @@
 
 #define JSON_DEPTH_MAX 64
 
-/* True when text can go out unchanged: printable ASCII or valid UTF-8 without C1 or U+2028/9. */
+/*
+ * True when text can go out unchanged: printable ASCII or valid UTF-8 without C1 or U+2028/9, and
+ * no bare NaN or Infinity (json-c reads and writes them, JSON has none; the words are searched
+ * anywhere: a subject saying "NaN" only sends that event down the slow path).
+ */
 static bool text_clean(const char *text, size_t len)
 {
     const unsigned char *u = (const unsigned char *)text;
@@ -27,6 +32,10 @@ static bool text_clean(const char *text, size_t len)
             return false;
         }
         if (c < 0x80) {
+            if ((c == 'N' && len - i >= 3 && memcmp(u + i, "NaN", 3) == 0) ||
+                (c == 'I' && len - i >= 8 && memcmp(u + i, "Infinity", 8) == 0)) {
+                return false;
+            }
             i++;
             continue;
         }
@@ -98,7 +107,11 @@ static int put_json(
         }
         return ms_buf_printf(out, "%" PRId64, i64);
     case json_type_double:
-        /* Rare: let json-c print it exactly as it parsed it (NaN/Inf cannot come from a parse). */
+        /* NaN and infinities (json-c parses them in vendor records) are not JSON: null. */
+        if (!isfinite(json_object_get_double(v))) {
+            return ms_buf_puts(out, "null");
+        }
+        /* Rare: let json-c print it exactly as it parsed it. */
         text = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &len);
         return ms_buf_append(out, text, len);
     case json_type_string:

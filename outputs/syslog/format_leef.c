@@ -78,9 +78,29 @@ static void attr_key(struct leef_w *w, const char *leef_key, const char *ev_key)
     attr_json(w, leef_key, sl_ev_get(w->ev, ev_key), SL_VALUE_MAX);
 }
 
+/*
+ * Values written without the escape table (cat, the devTime text) may hold a byte that is the
+ * configured delimiter ('-', '_', ':', '.'): it becomes a space, as leef_value escapes it.
+ */
+static void unescaped_delim(struct leef_w *w, size_t from)
+{
+    size_t i;
+
+    for (i = from; w->ret == MS_OK && i < w->out->len; i++) {
+        if (w->out->data[i] == w->delim) {
+            w->out->data[i] = ' ';
+        }
+    }
+}
+
 static void attr_int(struct leef_w *w, const char *key, int64_t v)
 {
-    size_t mark = attr_begin(w, key);
+    size_t mark;
+
+    if (v < 0 && w->delim == '-') {
+        return; /* LEEF has no escapes: a negative number cannot be written with '-' */
+    }
+    mark = attr_begin(w, key);
 
     if (w->ret == MS_OK) {
         w->ret = sl_put_i64(w->out, v);
@@ -125,6 +145,7 @@ static void put_devtime(struct leef_w *w)
     time_t sec;
     struct tm tm;
     size_t mark;
+    size_t value;
 
     if (!sl_ev_time_ms(w->ev, &ms)) {
         return;
@@ -138,11 +159,13 @@ static void put_devtime(struct leef_w *w)
         return;
     }
     mark = attr_begin(w, "devTime");
+    value = w->out->len;
     if (w->ret == MS_OK) {
         w->ret = ms_buf_printf(w->out, "%s %02d %04d %02d:%02d:%02d.%03d UTC", mon[tm.tm_mon],
                                tm.tm_mday, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
                                (int)(ms - (int64_t)sec * 1000));
     }
+    unescaped_delim(w, value); /* devTimeFormat below is escaped the same way */
     attr_end(w, mark, true);
     attr_text(w, "devTimeFormat", "MMM dd yyyy HH:mm:ss.SSS z", SL_VALUE_MAX);
 }
@@ -168,7 +191,7 @@ static const char *pick(const char *conf, const char *profile, const char *event
 int sl_format_leef(const struct sl_format_opts *o, const struct ms_event *ev, struct ms_buf *out)
 {
     const char *st = sl_ev_source_type(ev);
-    const struct sl_profile *p = sl_profile_get(st);
+    const struct sl_profile *p = sl_profile_get(o->profiles, st);
     bool v1 = o->payload == SL_PAYLOAD_LEEF1;
     struct leef_w w = {.o = o, .ev = ev, .out = out, .delim = o->delim, .first = true};
     struct json_object *mitre;
@@ -178,6 +201,7 @@ int sl_format_leef(const struct sl_format_opts *o, const struct ms_event *ev, st
     const char *s;
     int64_t n;
     size_t mark;
+    size_t value;
     int ret;
 
     if (v1) {
@@ -210,9 +234,11 @@ int sl_format_leef(const struct sl_format_opts *o, const struct ms_event *ev, st
 
     put_devtime(&w);
     mark = attr_begin(&w, "cat");
+    value = out->len;
     if (w.ret == MS_OK) {
         w.ret = sl_put_cat(out, p, ev);
     }
+    unescaped_delim(&w, value);
     attr_end(&w, mark, true);
     if (sl_ev_int(ev, "severity", &n)) {
         attr_int(&w, "sev", n < 1 ? 1 : n > 10 ? 10 : n); /* LEEF sev is 1..10 */

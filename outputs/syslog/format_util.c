@@ -1,7 +1,7 @@
 /*
  * Shared pieces of the syslog encoders: the escaping writer (UTF-8 checked, table-driven), event
- * lookups that cope with missing keys and wrong types, time parsing, and the per-source-type
- * LEEF/CEF header profiles with their closed `cat` vocabularies (siem-conventions §3.3).
+ * lookups that cope with missing keys and wrong types, and time parsing. The per-source-type
+ * LEEF/CEF header profiles are data (mappings/siem-profiles.json, read by syslog_profile.c).
  */
 #include <config.h>
 
@@ -17,7 +17,6 @@
 #include "syslog_format.h"
 
 #define UTF8_REPLACEMENT "\xEF\xBF\xBD"
-#define CAT_MAX          64
 
 void sl_buf_cut(struct ms_buf *out, size_t len)
 {
@@ -283,6 +282,9 @@ put_scalar(struct ms_buf *out, struct json_object *v, const struct sl_escape *es
 int sl_put_value(
     struct ms_buf *out, struct json_object *v, const struct sl_escape *esc, size_t max, bool *wrote)
 {
+    /* The join separator is escaped like the values: ',' may be the LEEF delimiter. */
+    const char *sep = esc->rep[','] ? esc->rep[','] : ",";
+    size_t sep_len = strlen(sep);
     size_t start = out->len;
     size_t i;
     size_t n;
@@ -308,17 +310,17 @@ int sl_put_value(
             continue;
         }
         if (used > 0) {
-            if (used + 1 >= max) {
+            if (used + sep_len >= max) {
                 break;
             }
-            ret = ms_buf_putc(out, ',');
-            used++;
+            ret = ms_buf_append(out, sep, sep_len);
+            used += sep_len;
         }
         if (ret == MS_OK) {
             ret = put_scalar(out, e, esc, max - used);
         }
-        if (ret == MS_OK && used > 0 && out->len == before + 1) {
-            sl_buf_cut(out, before); /* empty element: no dangling comma */
+        if (ret == MS_OK && used > 0 && out->len == before + sep_len) {
+            sl_buf_cut(out, before); /* empty element: no dangling separator */
         }
     }
     *wrote = ret == MS_OK && out->len > start;
@@ -528,151 +530,4 @@ int sl_time_parse(const char *s, int64_t *ms)
               1000 +
           frac;
     return MS_OK;
-}
-
-/* ---- profiles ---- */
-
-static const char *const keys_action[] = {"vendor_action", "action", NULL};
-static const char *const keys_result[] = {"category", "vendor_action", NULL};
-static const char *const keys_default[] = {"category", "action", NULL};
-static const char *const cats_url[] = {"blocked", "warned", "allowed", NULL};
-static const char *const cats_attachment[] = {"malicious", "suspicious", "timeout", "unknown",
-                                              NULL};
-static const char *const cats_impersonation[] = {"hold", "bounce", "tag", "none", NULL};
-static const char *const cats_tracking[] = {"delivered", "held",     "rejected", "bounced",
-                                            "deferred",  "accepted", "archived", NULL};
-
-static const struct sl_profile profiles[] = {
-    {"mimecast:ttp:url", "Mimecast", "Email Security", "2.0", "TTP_URL", NULL, keys_action,
-     cats_url},
-    {"mimecast:ttp:attachment", "Mimecast", "Email Security", "2.0", "TTP_Attachment", NULL,
-     keys_result, cats_attachment},
-    {"mimecast:ttp:impersonation", "Mimecast", "Email Security", "2.0", "TTP_Impersonation", NULL,
-     keys_action, cats_impersonation},
-    {"mimecast:message-tracking", "Mimecast", "Email Security", "2.0", "Message_Tracking", NULL,
-     keys_action, cats_tracking},
-    {"pps:quarantine", "Proofpoint", "Protection Server", "v1", "PPS_Quarantine", "quarantined",
-     NULL, NULL},
-    {"ser:summary", "Proofpoint", "Secure Email Relay", "v1", "SER_Usage_Summary", "usage", NULL,
-     NULL},
-    {"ser:entitlement", "Proofpoint", "Secure Email Relay", "v1", "SER_Entitlement", "entitlement",
-     NULL, NULL},
-    /* Fallback: header from the event's vendor/product, EventID from the source type. */
-    {NULL, NULL, NULL, "1.0", NULL, NULL, keys_default, NULL},
-};
-
-const struct sl_profile *sl_profile_get(const char *source_type)
-{
-    size_t i;
-
-    for (i = 0; profiles[i].source_type; i++) {
-        if (strcmp(profiles[i].source_type, source_type) == 0) {
-            return &profiles[i];
-        }
-    }
-    return &profiles[i];
-}
-
-void sl_derive_event_id(const char *source_type, char *out, size_t len)
-{
-    size_t i;
-
-    if (!source_type[0]) {
-        (void)snprintf(out, len, "EVENT");
-        return;
-    }
-    for (i = 0; source_type[i] && i + 1 < len; i++) {
-        char c = source_type[i];
-
-        if (c >= 'a' && c <= 'z') {
-            c = (char)(c - 'a' + 'A');
-        }
-        else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
-            c = '_';
-        }
-        out[i] = c;
-    }
-    out[i] = '\0';
-}
-
-/* Lower-cased, trimmed copy of s into out (at most CAT_MAX bytes). False if empty or too long. */
-static bool cat_normalize(const char *s, char *out)
-{
-    size_t n = strlen(s);
-    size_t i;
-
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
-        n--;
-    }
-    while (n > 0 && (*s == ' ' || *s == '\t')) {
-        s++;
-        n--;
-    }
-    if (n == 0 || n >= CAT_MAX) {
-        return false;
-    }
-    for (i = 0; i < n; i++) {
-        char c = s[i];
-
-        out[i] = c;
-        if (c >= 'A' && c <= 'Z') {
-            out[i] = (char)(c + ('a' - 'A'));
-        }
-    }
-    out[n] = '\0';
-    return true;
-}
-
-/* The vocabulary item matching v exactly or as a verb ("block" -> "blocked"), or NULL. */
-static const char *cat_lookup(const char *const *cats, const char *v)
-{
-    size_t n = strlen(v);
-    size_t i;
-
-    for (i = 0; cats[i]; i++) {
-        size_t m = strlen(cats[i]);
-
-        if (strcmp(cats[i], v) == 0) {
-            return cats[i];
-        }
-        if (m > n && strncmp(cats[i], v, n) == 0 &&
-            (strcmp(cats[i] + n, "ed") == 0 || strcmp(cats[i] + n, "d") == 0)) {
-            return cats[i];
-        }
-    }
-    return NULL;
-}
-
-int sl_put_cat(struct ms_buf *out, const struct sl_profile *p, const struct ms_event *ev)
-{
-    char norm[CAT_MAX];
-    const char *s = NULL;
-    size_t i;
-
-    if (p->cat_const) {
-        return ms_buf_puts(out, p->cat_const);
-    }
-    for (i = 0; p->cat_keys && p->cat_keys[i]; i++) {
-        s = sl_ev_str(ev, p->cat_keys[i]);
-        if (s) {
-            break;
-        }
-    }
-    if (!s || !cat_normalize(s, norm)) {
-        return ms_buf_puts(out, "other");
-    }
-    if (p->cats) {
-        const char *hit = cat_lookup(p->cats, norm);
-
-        return ms_buf_puts(out, hit ? hit : "other");
-    }
-    /* Free vocabulary: a QID-map key, so ASCII letters, digits, '_' and '-' only. */
-    for (i = 0; norm[i]; i++) {
-        char c = norm[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
-            norm[i] = '_';
-        }
-    }
-    return ms_buf_puts(out, norm);
 }

@@ -28,6 +28,7 @@
 #define SYSLOG_MSG_CAP            ((size_t)16 * 1024 * 1024) /* one encoded event, before truncation */
 #define SYSLOG_WRITE_CHUNK        ((size_t)64 * 1024)
 #define SYSLOG_TRUNC_LOG_MS       60000
+#define SYSLOG_PROFILES_FILE      "siem-profiles.json" /* in [service] mappings_dir */
 
 struct syslog_ctx {
     /* config */
@@ -62,6 +63,7 @@ struct syslog_ctx {
     size_t max_msg;
     char machine_name[256];
     struct sl_format_opts fmt;
+    struct sl_profiles *profiles; /* NULL = every source type gets the generic profile */
     struct sl_header_opts hdr;
     struct sl_net *net;
     struct ms_buf msg; /* one message: header + payload */
@@ -167,23 +169,26 @@ static const struct ms_config_map syslog_config_map[] = {
      .type = MS_CFG_STR,
      .def = "",
      .offset = offsetof(struct syslog_ctx, device_vendor),
-     .desc = "LEEF/CEF header Vendor; empty = per source type (Mimecast, Proofpoint), else the "
-             "event's vendor"},
+     .desc = "LEEF/CEF header Vendor; empty = the source type's profile in "
+             "<mappings_dir>/siem-profiles.json, else the event's vendor"},
     {.name = "device_product",
      .type = MS_CFG_STR,
      .def = "",
      .offset = offsetof(struct syslog_ctx, device_product),
-     .desc = "LEEF/CEF header Product; empty = per source type, else the event's product"},
+     .desc = "LEEF/CEF header Product; empty = the source type's profile, else the event's "
+             "product"},
     {.name = "device_version",
      .type = MS_CFG_STR,
      .def = "",
      .offset = offsetof(struct syslog_ctx, device_version),
-     .desc = "LEEF/CEF header Version; empty = per source type (the vendor API version)"},
+     .desc = "LEEF/CEF header Version; empty = the source type's profile (the vendor API "
+             "version), else 1.0"},
     {.name = "device_event_id",
      .type = MS_CFG_STR,
      .def = "",
      .offset = offsetof(struct syslog_ctx, device_event_id),
-     .desc = "LEEF EventID / CEF Device Event Class ID; empty = per source type (TTP_URL, ...)"},
+     .desc = "LEEF EventID / CEF Device Event Class ID; empty = the source type's profile, else "
+             "derived from the source type (acme:gw:alert -> ACME_GW_ALERT)"},
     {.name = "max_message_size",
      .type = MS_CFG_SIZE,
      .def = "0",
@@ -294,11 +299,55 @@ static int parse_delimiter(const char *s)
     return c;
 }
 
+/*
+ * Loads <mappings_dir>/siem-profiles.json into ctx->profiles. Without a mappings directory (a
+ * test harness without a runtime) every source type gets the generic profile; so it does, after
+ * one warning, when the file does not exist. A file that exists must load: faults go to errs.
+ */
+static int load_profiles(struct ms_instance *ins, struct ms_cfg_errors *errs)
+{
+    struct syslog_ctx *ctx = ins->ctx;
+    const char *dir = ins->rt ? ins->rt->mappings_dir : NULL;
+    char path[4096];
+    int n;
+    int ret;
+
+    if (!dir || !dir[0]) {
+        ms_log_debug(ins, "no mappings directory: LEEF/CEF headers use the generic profile");
+        return MS_OK;
+    }
+    n = snprintf(path, sizeof(path), "%s/%s", dir, SYSLOG_PROFILES_FILE);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        ms_cfg_errors_add(errs, "%s/%s: path too long", dir, SYSLOG_PROFILES_FILE);
+        return MS_EINVAL;
+    }
+    ret = sl_profiles_load(path, &ctx->profiles, errs);
+    if (ret != MS_OK) {
+        return ret;
+    }
+    if (!ctx->profiles) {
+        /* Once per file, not once per syslog output (init runs on the main thread only). */
+        static char warned[sizeof(path)];
+
+        if (strcmp(warned, path) != 0) {
+            ms_log_warn(ins,
+                        "%s does not exist: LEEF/CEF headers of every source type come from the "
+                        "event (vendor, product, version 1.0, EventID from the source type)",
+                        path);
+            (void)snprintf(warned, sizeof(warned), "%s", path);
+        }
+        return MS_OK;
+    }
+    ms_log_debug(ins, "%zu SIEM profiles loaded from %s", sl_profiles_count(ctx->profiles), path);
+    return MS_OK;
+}
+
 static int syslog_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
 {
     struct syslog_ctx *ctx = ins->ctx;
     struct sl_net_opts no;
     int delim;
+    int rc;
     int ret = MS_OK;
 
     ms_buf_init(&ctx->msg, SYSLOG_MSG_CAP);
@@ -348,6 +397,10 @@ static int syslog_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
                                  "tls_cert and tls_key go together");
         ret = MS_EINVAL;
     }
+    rc = load_profiles(ins, errs);
+    if (rc != MS_OK) {
+        ret = rc;
+    }
     if (ret != MS_OK) {
         return ret;
     }
@@ -361,7 +414,16 @@ static int syslog_init(struct ms_instance *ins, struct ms_cfg_errors *errs)
     ctx->fmt.product = ctx->device_product;
     ctx->fmt.version = ctx->device_version;
     ctx->fmt.event_id = ctx->device_event_id;
+    ctx->fmt.profiles = ctx->profiles;
     sl_format_opts_prepare(&ctx->fmt);
+    /* LEEF and CEF look up normalized keys only; JSON copies the spooled text or, rarely, walks
+     * the event (then it needs "raw" unless include_raw is off). */
+    if (ctx->fmt.payload == SL_PAYLOAD_JSON) {
+        ins->event_view = ins->include_raw ? MS_VIEW_FULL : MS_VIEW_NO_RAW;
+    }
+    else {
+        ins->event_view = MS_VIEW_NORMALIZED;
+    }
 
     if (ctx->hostname[0]) {
         (void)snprintf(ctx->machine_name, sizeof(ctx->machine_name), "%s", ctx->hostname);
@@ -564,6 +626,9 @@ static void syslog_destroy(struct ms_instance *ins)
     ctx->net = NULL;
     ms_buf_free(&ctx->msg);
     ms_buf_free(&ctx->out);
+    sl_profiles_destroy(ctx->profiles);
+    ctx->profiles = NULL;
+    ctx->fmt.profiles = NULL;
 }
 
 const struct ms_output_plugin out_syslog_plugin = {

@@ -2,6 +2,7 @@
  * Encoders of the syslog output: normalized event -> bytes appended to a caller-owned, reused
  * ms_buf. Pure: no I/O, no globals, no allocation beyond the buffer's growth, so unit tests call
  * them directly. Every value is sanitized so that no record can break a frame or inject a field.
+ * The one exception is sl_profiles_load, which reads the SIEM profile file once, at init.
  */
 #ifndef SL_FORMAT_H
 #define SL_FORMAT_H
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #include "../../src/core/ms_buf.h"
+#include "../../src/core/ms_config.h"
 #include "../../src/core/ms_event.h"
 
 /* Largest value written for one LEEF/CEF attribute (bytes, after escaping), unless a key says less.
@@ -65,6 +67,8 @@ struct sl_format_opts {
     const char *product;
     const char *version;
     const char *event_id;
+    /* Per-source-type header and cat (sl_profiles_load); borrowed; NULL = all generic. */
+    const struct sl_profiles *profiles;
     /* Filled by sl_format_opts_prepare. */
     struct sl_escape leef_value;
     struct sl_escape leef_header;
@@ -81,23 +85,49 @@ struct sl_header_opts {
     bool utc;             /* rfc3164: print UTC instead of local time */
 };
 
-/* The LEEF/CEF header fields and `cat` vocabulary for one source type (siem-conventions §3.3). */
+/*
+ * The LEEF/CEF header fields and `cat` vocabulary for one source type (siem-conventions §3.3),
+ * as mappings/siem-profiles.json gives them. NULL members behave as the generic profile does.
+ */
 struct sl_profile {
-    const char *source_type; /* NULL in the fallback entry */
-    const char *vendor;      /* NULL = the event's vendor */
-    const char *product;     /* NULL = the event's product */
-    const char *version;
+    const char *source_type;     /* NULL in the generic profile */
+    const char *vendor;          /* NULL = the event's vendor */
+    const char *product;         /* NULL = the event's product */
+    const char *version;         /* NULL = "1.0" */
     const char *event_id;        /* NULL = derived from the source type */
     const char *cat_const;       /* fixed cat, or NULL */
     const char *const *cat_keys; /* event keys tried in order for cat */
     const char *const *cats;     /* closed vocabulary (unknown -> "other"), NULL = free text */
 };
 
+/* The profiles of one profile file, sorted by source type (syslog_profile.c). */
+struct sl_profiles;
+
 /* Prepares the escape tables in o from o->payload and o->delim. */
 void sl_format_opts_prepare(struct sl_format_opts *o);
 
-/* Returns the profile of source_type (borrowed, static), or the fallback entry. Never NULL. */
-const struct sl_profile *sl_profile_get(const char *source_type);
+/*
+ * Loads a SIEM profile file (mappings/siem-profiles.json; format in mappings/README.md). Every
+ * fault is refused into errs as "<path>: <JSON pointer>: <why>" (malformed JSON: line and column
+ * instead of the pointer), all of them, as the mapping loader does. A file that does not exist is
+ * not a fault: MS_OK with *out NULL, and the caller warns (every source type is then generic).
+ * Returns MS_OK with *out set (caller frees with sl_profiles_destroy), or MS_EINVAL (faults in
+ * errs), MS_EIO (unreadable: in errs) or MS_ENOMEM, with *out NULL.
+ */
+int sl_profiles_load(const char *path, struct sl_profiles **out, struct ms_cfg_errors *errs);
+
+/* Frees a table from sl_profiles_load. NULL-safe. */
+void sl_profiles_destroy(struct sl_profiles *ps);
+
+/* Number of source types with a profile in ps (0 for NULL). */
+size_t sl_profiles_count(const struct sl_profiles *ps);
+
+/*
+ * Returns the profile of source_type in ps (borrowed from ps), or the generic profile (static:
+ * header from the event's vendor and product, version 1.0, EventID derived from the source type,
+ * cat from the event's category or action) when ps is NULL or has none. Never NULL.
+ */
+const struct sl_profile *sl_profile_get(const struct sl_profiles *ps, const char *source_type);
 
 /*
  * Appends the payload (LEEF, CEF or JSON, by o->payload) of ev to out. Nothing else is written
@@ -180,7 +210,7 @@ const char *sl_ev_source_type(const struct ms_event *ev);
 bool sl_is_ip(const char *s);
 
 /*
- * EventID for a source type without a profile entry: "mimecast:ttp:url" -> "MIMECAST_TTP_URL"
+ * EventID for a source type whose profile has none: "acme:gw:alert" -> "ACME_GW_ALERT"
  * (letters upper-cased, anything but letters and digits -> '_'); "" -> "EVENT". out holds len.
  */
 void sl_derive_event_id(const char *source_type, char *out, size_t len);

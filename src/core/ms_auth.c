@@ -189,7 +189,7 @@ int ms_oauth_token(struct ms_oauth *oa,
     int ret;
 
     /* A margin at or past a short token's lifetime would fetch a token for every request. */
-    if (oa->token && margin > oa->lifetime / 4) {
+    if (oa->token && margin >= oa->lifetime) {
         margin = oa->lifetime / 4;
     }
 

@@ -23,6 +23,7 @@ int ms_deadletter_write(const struct ms_instance *ins,
     char path[PATH_MAX + 64];
     char now[32];
     struct json_object *line;
+    struct json_object *full;
     const char *text;
     size_t len;
     int fd;
@@ -44,7 +45,9 @@ int ms_deadletter_write(const struct ms_instance *ins,
     json_object_object_add(line, "time", json_object_new_string(now));
     json_object_object_add(line, "output", json_object_new_string(ins->name));
     json_object_object_add(line, "reason", json_object_new_string(reason));
-    json_object_object_add(line, "event", json_object_get(ev->ev));
+    /* An output that read less than the whole event (ms_event_view) still keeps all of it. */
+    full = ev->text && (!ev->ev || ev->partial) ? json_tokener_parse(ev->text) : NULL;
+    json_object_object_add(line, "event", full ? full : json_object_get(ev->ev));
     text = json_object_to_json_string_length(line, JSON_C_TO_STRING_PLAIN, &len);
     fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||

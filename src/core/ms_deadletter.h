@@ -7,7 +7,8 @@
 
 /*
  * Appends {"time","output","reason","event"} as one JSON line to
- * "<state_dir>/deadletter/<instance>.jsonl" and fsyncs it. Logs the event id and reason at error
+ * "<state_dir>/deadletter/<instance>.jsonl" and fsyncs it; "event" is the whole event, parsed from
+ * ev->text when the output read less of it (ms_event_view). Logs the event id and reason at error
  * level (once, here). Returns MS_OK or MS_EIO.
  */
 int ms_deadletter_write(const struct ms_instance *ins,

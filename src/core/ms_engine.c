@@ -34,9 +34,11 @@
 
 #define SLEEP_SLICE_MS     50
 #define SUMMARY_EVERY_MS   (60 * 1000)
-#define HEALTH_GRACE_MS    (5 * 60 * 1000) /* failing longer than this: /health says degraded */
-#define ONCE_RETRIES       3               /* msfwd once: transient poll failures retried */
-#define ONCE_RETRY_WAIT_MS (10 * 1000)     /* ... each after at most this long */
+#define HEALTH_GRACE_MS    (5 * 60 * 1000)   /* failing longer than this: /health says degraded */
+#define ONCE_RETRIES       3                 /* msfwd once: transient poll failures retried */
+#define ONCE_RETRY_WAIT_MS (10 * 1000)       /* ... each after at most this long */
+#define SPOOL_TEXT_MAX     ((size_t)1 << 30) /* one batch serialized for the spool */
+#define SPOOL_TEXT_KEEP    ((size_t)8 << 20) /* ... memory kept for the next batch */
 
 /* Counters are written by one thread and read by the metrics thread. */
 #define COUNTER_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
@@ -251,6 +253,12 @@ struct ms_engine {
     bool draining; /* once mode: inputs are done; outputs report when caught up */
     struct ms_metrics_server *metrics;
     struct ms_idwindow *recent; /* ids spooled last: a page fetched again is not spooled twice */
+    /* Input thread's reused buffers (map_batch, spool_batch): sized for the largest batch. */
+    struct ms_buf spool_text; /* the batch's events serialized back to back */
+    size_t *spool_offs;       /* event i: spool_text.data + spool_offs[i], spool_lens[i] bytes */
+    size_t *spool_lens;
+    const char **spool_data;
+    bool *keep;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -589,75 +597,79 @@ void ms_engine_destroy(struct ms_engine *eng)
  * Input side
  */
 
-/* Maps the batch in place: kept events get ev + id; drops and rejects are removed. */
-static void map_batch(struct ms_engine *eng, struct input_inst *in, struct ms_batch *b)
+/*
+ * Maps the batch in place. The events are never built as objects: each kept event's JSON text
+ * goes straight into eng->spool_text (ms_mapping_apply_text), its place into spool_offs and
+ * spool_lens, in batch order after compaction; kept events get their id; drops, duplicates and
+ * rejects are removed. Returns MS_OK, or MS_ENOMEM when the text buffer was lost (then nothing
+ * of this batch may be spooled).
+ */
+static int map_batch(struct ms_engine *eng, struct input_inst *in, struct ms_batch *b)
 {
-    bool *keep;
+    struct ms_buf *text = &eng->spool_text;
+    bool *keep = eng->keep;
+    size_t kept = 0;
     size_t i;
 
-    keep = calloc(b->n ? b->n : 1, sizeof(*keep));
-    if (!keep) {
-        return;
-    }
+    ms_buf_reset(text);
+    memset(keep, 0, b->n * sizeof(*keep));
     for (i = 0; i < b->n; i++) {
         struct ms_event *ev = &b->events[i];
-        struct json_object *id;
         const char *reason = NULL;
+        size_t mark = text->len;
         int rc;
 
-        rc = ms_mapping_apply(eng->maps, ev->source_type, ev->raw, &ev->ev, &reason);
+        rc = ms_mapping_apply_text(eng->maps, ev->source_type, ev->raw, text, ev->id, &reason);
         if (rc != MS_OK) {
+            if (!text->data && kept > 0) {
+                ms_log_error(&in->ins, "batch of %zu records too large to spool (%s)", b->n,
+                             ms_strerror(rc));
+                return MS_ENOMEM;
+            }
             COUNTER_ADD(in->stats.rejected, 1);
             ms_log_warn(&in->ins, "record %zu of this batch (%s) rejected by mapping: %s", i,
                         ev->source_type, reason ? reason : ms_strerror(rc));
             continue;
         }
-        if (!ev->ev) {
+        if (text->len == mark) {
             COUNTER_ADD(in->stats.dropped, 1);
             ms_log_debug(&in->ins, "record %zu (%s) dropped: %s", i, ev->source_type,
                          reason ? reason : "mapping dropped it");
             continue;
         }
-        if (json_object_object_get_ex(ev->ev, "id", &id)) { /* borrowed */
-            snprintf(ev->id, sizeof(ev->id), "%s", json_object_get_string(id));
-        }
         if (eng->recent && ev->id[0] && ms_idwindow_contains(eng->recent, ev->id)) {
             COUNTER_ADD(in->stats.duplicates, 1);
             ms_log_debug(&in->ins, "record %zu (%s) dropped: event %s was spooled already", i,
                          ev->source_type, ev->id);
+            ms_buf_truncate(text, mark);
             continue;
         }
+        eng->spool_offs[kept] = mark;
+        eng->spool_lens[kept] = text->len - mark;
+        kept++;
         keep[i] = true;
     }
     ms_batch_compact(b, keep);
-    free(keep);
+    return MS_OK;
 }
 
-/* Serializes the batch and appends it to the spool. */
+/* Appends the batch's texts (written by map_batch) to the spool. */
 static int spool_batch(struct ms_engine *eng, struct ms_batch *b)
 {
-    const char **data;
-    size_t *lens;
+    struct ms_buf *text = &eng->spool_text;
     size_t i;
     int ret;
 
     if (b->n == 0) {
         return MS_OK;
     }
-    data = calloc(b->n, sizeof(*data));
-    lens = calloc(b->n, sizeof(*lens));
-    if (!data || !lens) {
-        free(data);
-        free(lens);
-        return MS_ENOMEM;
-    }
     for (i = 0; i < b->n; i++) {
-        data[i] = json_object_to_json_string_length(
-            b->events[i].ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &lens[i]);
+        eng->spool_data[i] = text->data + eng->spool_offs[i];
     }
-    ret = ms_spool_append(eng->spool, data, lens, b->n);
-    free(data);
-    free(lens);
+    ret = ms_spool_append(eng->spool, eng->spool_data, eng->spool_lens, b->n);
+    if (text->cap > SPOOL_TEXT_KEEP) {
+        ms_buf_free(text); /* do not keep a huge batch's memory around */
+    }
     return ret;
 }
 
@@ -696,8 +708,10 @@ static int poll_input(struct ms_engine *eng, struct input_inst *in, struct ms_ba
     }
     collected = b->n;
     COUNTER_ADD(in->stats.records, collected);
-    map_batch(eng, in, b);
-    ret = spool_batch(eng, b);
+    ret = map_batch(eng, in, b);
+    if (ret == MS_OK) {
+        ret = spool_batch(eng, b);
+    }
     if (ret != MS_OK) {
         /* The vendor keeps the data: forget the pending position and ask again later. */
         in->plugin->rollback(&in->ins);
@@ -764,19 +778,15 @@ static bool output_wants(const struct output_inst *o, const char *source_type)
     return false;
 }
 
-static void output_route(const struct output_inst *o, struct ms_batch *b)
+/* keep has room for b->max flags (reused by the caller). */
+static void output_route(const struct output_inst *o, struct ms_batch *b, bool *keep)
 {
-    bool *keep = calloc(b->n ? b->n : 1, sizeof(*keep));
     size_t i;
 
-    if (!keep) {
-        return;
-    }
     for (i = 0; i < b->n; i++) {
         keep[i] = output_wants(o, b->events[i].source_type);
     }
     ms_batch_compact(b, keep);
-    free(keep);
 }
 
 static void output_set_caught_up(struct output_inst *o, bool value)
@@ -851,11 +861,13 @@ static void *output_thread(void *arg)
     struct ms_engine *eng = o->eng;
     struct ms_batch b;
     uint64_t rng = ms_rand_seed();
+    bool *keep = calloc((size_t)o->common.batch_max, sizeof(*keep));
     int rc;
 
-    if (ms_batch_init(&b, (size_t)o->common.batch_max) != MS_OK) {
+    if (!keep || ms_batch_init(&b, (size_t)o->common.batch_max) != MS_OK) {
         ms_log_error(&o->ins, "out of memory for a batch of %lld events",
                      (long long)o->common.batch_max);
+        free(keep);
         return NULL;
     }
     while (!*eng->rt.stop) {
@@ -877,7 +889,7 @@ static void *output_thread(void *arg)
             continue;
         }
         output_set_caught_up(o, false);
-        output_route(o, &b);
+        output_route(o, &b, keep);
         if (b.n > 0 && output_deliver(o, &b, &rng) != MS_OK) {
             /* Stopped before the receiver acknowledged: the batch stays in the spool. */
             ms_spool_reader_rewind(o->reader);
@@ -890,6 +902,7 @@ static void *output_thread(void *arg)
         }
     }
     ms_batch_free(&b);
+    free(keep);
     return NULL;
 }
 
@@ -1085,6 +1098,7 @@ static int engine_open(struct ms_engine *eng)
             ms_log_error(&o->ins, "cannot open its spool reader");
             return MS_EIO;
         }
+        ms_spool_reader_set_view(o->reader, o->ins.event_view);
     }
     return MS_OK;
 }
@@ -1136,11 +1150,34 @@ static void stop_outputs(struct ms_engine *eng)
     }
 }
 
+/*
+ * Backpressure: true when the spool is below spool_max, so inputs may poll. Logs when the inputs
+ * pause and when they resume (once each, *paused keeps the state), so that an operator sees why
+ * nothing is being collected.
+ */
+static bool spool_has_room(struct ms_engine *eng, bool *paused)
+{
+    bool full = ms_spool_full(eng->spool);
+
+    if (full && !*paused) {
+        ms_log_warn(NULL,
+                    "spool full (%" PRId64 " bytes, spool_max %" PRId64
+                    "): inputs paused until the outputs deliver (the vendors keep the data)",
+                    ms_spool_used_bytes(eng->spool), eng->svc.spool_max);
+    }
+    else if (!full && *paused) {
+        ms_log_info(NULL, "spool has room again: inputs resume");
+    }
+    *paused = full;
+    return !full;
+}
+
 static int run_inputs_loop(struct ms_engine *eng, struct ms_batch *b)
 {
     int64_t next_summary = now_ms() + SUMMARY_EVERY_MS;
     size_t i;
     bool more;
+    bool paused = false;
 
     while (!*eng->rt.stop) {
         int64_t now = now_ms();
@@ -1155,7 +1192,7 @@ static int run_inputs_loop(struct ms_engine *eng, struct ms_batch *b)
                 }
                 continue;
             }
-            if (ms_spool_full(eng->spool)) {
+            if (!spool_has_room(eng, &paused)) {
                 wake = now + 500; /* backpressure: the vendor keeps the data */
                 break;
             }
@@ -1186,6 +1223,7 @@ static int run_inputs_once(struct ms_engine *eng, struct ms_batch *b)
     int ret = MS_OK;
     size_t i;
     bool more;
+    bool paused = false;
 
     for (i = 0; i < eng->n_inputs && !*eng->rt.stop; i++) {
         struct input_inst *in = &eng->inputs[i];
@@ -1194,7 +1232,7 @@ static int run_inputs_once(struct ms_engine *eng, struct ms_batch *b)
         do {
             int rc;
 
-            while (ms_spool_full(eng->spool) && !*eng->rt.stop) {
+            while (!spool_has_room(eng, &paused) && !*eng->rt.stop) {
                 sleep_interruptible(&eng->rt, 200);
             }
             rc = poll_input(eng, in, b, &more);
@@ -1267,6 +1305,33 @@ static int drain_outputs(struct ms_engine *eng)
     return ret;
 }
 
+/* The input thread's reused arrays and text buffer, for batches of up to n events. */
+static int input_buffers_init(struct ms_engine *eng, size_t n)
+{
+    ms_buf_init(&eng->spool_text, SPOOL_TEXT_MAX);
+    eng->spool_offs = calloc(n, sizeof(*eng->spool_offs));
+    eng->spool_lens = calloc(n, sizeof(*eng->spool_lens));
+    eng->spool_data = calloc(n, sizeof(*eng->spool_data));
+    eng->keep = calloc(n, sizeof(*eng->keep));
+    if (!eng->spool_offs || !eng->spool_lens || !eng->spool_data || !eng->keep) {
+        return MS_ENOMEM;
+    }
+    return MS_OK;
+}
+
+static void input_buffers_free(struct ms_engine *eng)
+{
+    ms_buf_free(&eng->spool_text);
+    free(eng->spool_offs);
+    free(eng->spool_lens);
+    free(eng->spool_data);
+    free(eng->keep);
+    eng->spool_offs = NULL;
+    eng->spool_lens = NULL;
+    eng->spool_data = NULL;
+    eng->keep = NULL;
+}
+
 int ms_engine_run(struct ms_engine *eng)
 {
     struct ms_batch b;
@@ -1285,7 +1350,9 @@ int ms_engine_run(struct ms_engine *eng)
             max_batch = eng->inputs[i].common.batch_max;
         }
     }
-    if (ms_batch_init(&b, (size_t)max_batch) != MS_OK) {
+    if (input_buffers_init(eng, (size_t)max_batch) != MS_OK ||
+        ms_batch_init(&b, (size_t)max_batch) != MS_OK) {
+        input_buffers_free(eng);
         engine_close(eng);
         return MS_ERR;
     }
@@ -1318,6 +1385,7 @@ int ms_engine_run(struct ms_engine *eng)
                     eng->outputs[i].delivered);
     }
     ms_batch_free(&b);
+    input_buffers_free(eng);
     engine_close(eng);
     return ret == MS_OK ? MS_OK : MS_ERR;
 }

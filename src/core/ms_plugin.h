@@ -30,6 +30,8 @@ struct ms_instance {
     char name[MS_INSTANCE_NAME_MAX]; /* instance name from [input.NAME]; in every log line */
     int log_level;                   /* -1 = process level */
     bool include_raw;                /* outputs: ship the vendor record under "raw" */
+    enum ms_event_view event_view;   /* outputs: how much of each event flush reads (set by init;
+                                      * default MS_VIEW_FULL); see ms_event.h */
     int64_t retry_after_ms; /* outputs: set by flush on MS_ERETRY when the receiver said how long
                              * to wait (Retry-After); the engine waits at least that long, so
                              * flush need not sleep */

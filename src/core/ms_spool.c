@@ -24,6 +24,7 @@
 #define SEG_MAGIC     "MSFWDSP1"
 #define SEG_HDR_LEN   16u
 #define FRAME_HDR_LEN 8u
+#define READ_AHEAD    ((size_t)256 * 1024) /* reader: bytes read per system call, at least */
 
 struct seg {
     uint64_t base; /* global position of byte 0 of the file */
@@ -51,8 +52,13 @@ struct ms_spool_reader {
     char pos_path[PATH_MAX];
     uint64_t committed;
     uint64_t read_pos;
-    int fd;           /* segment file being read, or -1 */
-    uint64_t fd_base; /* base of that segment */
+    int fd;                  /* segment file being read, or -1 */
+    uint64_t fd_base;        /* base of that segment */
+    enum ms_event_view view; /* how much of each event ms_spool_read decodes */
+    unsigned char *ra;       /* read-ahead: published bytes [ra_pos, ra_pos + ra_len) */
+    size_t ra_len;
+    size_t ra_cap;
+    uint64_t ra_pos;
 };
 
 static void put_u32(unsigned char *p, uint32_t v)
@@ -410,6 +416,17 @@ ms_spool_open(const char *dir, const struct ms_spool_opts *opts, struct ms_spool
             goto fail;
         }
         sp->used += (int64_t)sp->segs[i].size;
+        /* A segment ends where the next one starts. If not, records were lost on disk (a file cut
+         * short at a record boundary, or a segment file deleted): say so, readers cannot. */
+        if (i > 0 && sp->segs[i - 1].base + sp->segs[i - 1].size < sp->segs[i].base) {
+            seg_path(sp, sp->segs[i - 1].base, path, sizeof(path));
+            ms_log_error(NULL,
+                         "spool: segment %s ends at offset %" PRIu64 ", %" PRIu64
+                         " bytes before the next segment starts: the records there are lost "
+                         "(file cut short or a segment deleted); readers go on after them",
+                         path, sp->segs[i - 1].size,
+                         sp->segs[i].base - sp->segs[i - 1].base - sp->segs[i - 1].size);
+        }
     }
     rec.segments = (unsigned)sp->n_segs;
     if (sp->n_segs == 0) {
@@ -453,12 +470,35 @@ void ms_spool_close(struct ms_spool *sp)
     free(sp);
 }
 
+static void gc_locked(struct ms_spool *sp);
+
+/*
+ * Lock held. True when every reader has passed everything appended and the active segment holds
+ * records: its space can be had back by starting the next segment (the active one is never
+ * deleted). Without this, a spool_max not much larger than spool_segment would stay full for good
+ * once the active segment alone reached it, and the paused inputs would never resume.
+ */
+static bool active_drained_locked(const struct ms_spool *sp)
+{
+    size_t i;
+
+    if (sp->n_readers == 0 || sp->segs[sp->n_segs - 1].size <= SEG_HDR_LEN) {
+        return false;
+    }
+    for (i = 0; i < sp->n_readers; i++) {
+        if (sp->readers[i]->committed < sp->end) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool ms_spool_full(struct ms_spool *sp)
 {
     bool full;
 
     pthread_mutex_lock(&sp->lock);
-    full = sp->used >= sp->opts.max_bytes;
+    full = sp->used >= sp->opts.max_bytes && !active_drained_locked(sp);
     pthread_mutex_unlock(&sp->lock);
     return full;
 }
@@ -511,12 +551,12 @@ int ms_spool_append(struct ms_spool *sp, const char *const *data, const size_t *
         }
     }
     pthread_mutex_lock(&sp->lock);
-    if (sp->used >= sp->opts.max_bytes) {
+    if (sp->used >= sp->opts.max_bytes && !active_drained_locked(sp)) {
         ret = MS_ETOOBIG;
         goto out;
     }
     active = &sp->segs[sp->n_segs - 1];
-    if ((int64_t)active->size >= sp->opts.segment_bytes) {
+    if ((int64_t)active->size >= sp->opts.segment_bytes || sp->used >= sp->opts.max_bytes) {
         if (sp->opts.fsync && fsync(sp->wfd) != 0) {
             ms_log_error(NULL, "spool: fsync before roll failed: %s", strerror(errno));
             ret = MS_EIO;
@@ -527,6 +567,7 @@ int ms_spool_append(struct ms_spool *sp, const char *const *data, const size_t *
             ms_log_error(NULL, "spool: cannot roll to a new segment: %s", strerror(errno));
             goto out;
         }
+        gc_locked(sp); /* a fully delivered segment goes at once (the spool was full) */
         active = &sp->segs[sp->n_segs - 1];
     }
     if (write_full(sp->wfd, frames->data, frames->len) != MS_OK ||
@@ -745,7 +786,13 @@ void ms_spool_reader_close(struct ms_spool_reader *r)
     if (r->fd >= 0) {
         close(r->fd);
     }
+    free(r->ra);
     free(r);
+}
+
+void ms_spool_reader_set_view(struct ms_spool_reader *r, enum ms_event_view view)
+{
+    r->view = view;
 }
 
 /* Lock held. Finds the segment holding pos, moving pos over gaps. Returns index or -1 at end. */
@@ -766,11 +813,50 @@ static long locate(struct ms_spool *sp, uint64_t *pos)
     return -1;
 }
 
+/*
+ * Points *out at the published bytes [pos, pos + n) of the segment open in r->fd (at global
+ * position base), reading ahead up to limit so that most frames cost no system call. Published
+ * bytes never change, so what was read ahead stays valid. Returns MS_OK, MS_EIO or MS_ENOMEM.
+ */
+static int reader_fetch(struct ms_spool_reader *r,
+                        uint64_t base,
+                        uint64_t pos,
+                        size_t n,
+                        uint64_t limit,
+                        const unsigned char **out)
+{
+    size_t want = n > READ_AHEAD ? n : READ_AHEAD;
+
+    if (r->ra_len && pos >= r->ra_pos && pos + n <= r->ra_pos + r->ra_len) {
+        *out = r->ra + (pos - r->ra_pos);
+        return MS_OK;
+    }
+    if (want > limit - pos) {
+        want = (size_t)(limit - pos); /* never past what is published (n fits: checked) */
+    }
+    if (want > r->ra_cap) {
+        unsigned char *p = realloc(r->ra, want);
+
+        if (!p) {
+            return MS_ENOMEM;
+        }
+        r->ra = p;
+        r->ra_cap = want;
+    }
+    r->ra_len = 0;
+    if (pread_full(r->fd, r->ra, want, pos - base) != MS_OK) {
+        return MS_EIO;
+    }
+    r->ra_pos = pos;
+    r->ra_len = want;
+    *out = r->ra;
+    return MS_OK;
+}
+
 int ms_spool_read(struct ms_spool_reader *r, struct ms_batch *b, size_t max_bytes, int64_t wait_ms)
 {
     struct ms_spool *sp = r->sp;
     struct timespec deadline;
-    unsigned char fh[FRAME_HDR_LEN];
     uint64_t base;
     uint64_t limit;
     size_t bytes = 0;
@@ -815,63 +901,68 @@ int ms_spool_read(struct ms_spool_reader *r, struct ms_batch *b, size_t max_byte
         r->fd_base = base;
     }
     while (r->read_pos < limit && !ms_batch_full(b) && bytes < max_bytes) {
-        uint64_t off = r->read_pos - base;
-        struct json_object *obj;
+        const unsigned char *frame;
         uint32_t len;
         uint32_t crc;
-        char *text;
+        int rc;
 
-        if (limit - r->read_pos < FRAME_HDR_LEN ||
-            pread_full(r->fd, fh, FRAME_HDR_LEN, off) != MS_OK) {
+        if (limit - r->read_pos < FRAME_HDR_LEN) {
             goto corrupt;
         }
-        len = get_u32(fh);
-        crc = get_u32(fh + 4);
+        rc = reader_fetch(r, base, r->read_pos, FRAME_HDR_LEN, limit, &frame);
+        if (rc == MS_ENOMEM) {
+            return b->n ? MS_OK : MS_ENOMEM; /* not the file's fault: try again later */
+        }
+        if (rc != MS_OK) {
+            goto corrupt;
+        }
+        len = get_u32(frame);
+        crc = get_u32(frame + 4);
         if (len > MS_CAP_EVENT || r->read_pos + FRAME_HDR_LEN + len > limit) {
             goto corrupt;
         }
         if (bytes > 0 && bytes + len > max_bytes) {
             break;
         }
-        text = malloc((size_t)len + 1);
-        if (!text) {
+        rc = reader_fetch(r, base, r->read_pos, FRAME_HDR_LEN + (size_t)len, limit, &frame);
+        if (rc == MS_ENOMEM) {
             return b->n ? MS_OK : MS_ENOMEM;
         }
-        if (pread_full(r->fd, text, len, off + FRAME_HDR_LEN) != MS_OK) {
-            free(text);
+        if (rc != MS_OK) {
             goto corrupt;
         }
-        text[len] = '\0';
-        r->read_pos += FRAME_HDR_LEN + len;
-        if ((uint32_t)crc32(0L, (const Bytef *)text, len) != crc) {
+        if ((uint32_t)crc32(0L, (const Bytef *)frame + FRAME_HDR_LEN, len) != crc) {
+            r->read_pos += FRAME_HDR_LEN + len;
+            seg_path(sp, base, path, sizeof(path));
             ms_log_error(NULL,
-                         "spool: reader %s: record at %" PRIu64
+                         "spool: reader %s: segment %s: record at offset %" PRIu64
                          " fails its CRC check; skipped (%u bytes)",
-                         r->name, r->read_pos - FRAME_HDR_LEN - len, len);
-            free(text);
+                         r->name, path, r->read_pos - FRAME_HDR_LEN - len - base, len);
             b->rejected++;
             continue;
         }
-        obj = json_tokener_parse(text);
-        if (!obj || !json_object_is_type(obj, json_type_object)) {
+        rc = ms_batch_add_text(b, (const char *)frame + FRAME_HDR_LEN, len, r->view);
+        if (rc == MS_ENOMEM) {
+            return b->n ? MS_OK : MS_ENOMEM;
+        }
+        r->read_pos += FRAME_HDR_LEN + len;
+        if (rc != MS_OK) {
             ms_log_error(NULL, "spool: reader %s: record at %" PRIu64 " is not a JSON object",
                          r->name, r->read_pos - FRAME_HDR_LEN - len);
-            json_object_put(obj);
-            free(text);
             b->rejected++;
             continue;
         }
         bytes += len;
-        ms_batch_add_spooled(b, text, len, obj);
     }
     return (b->n || b->rejected) ? MS_OK : MS_EOF;
 corrupt:
     /* A frame header that cannot be trusted leaves no way to find the next record in this
      * segment; go on with the next one and say how much was skipped. */
+    seg_path(sp, base, path, sizeof(path));
     ms_log_error(NULL,
-                 "spool: reader %s: corrupt frame at %" PRIu64 "; skipping %" PRIu64
-                 " bytes to the end of the segment",
-                 r->name, r->read_pos, limit - r->read_pos);
+                 "spool: reader %s: segment %s: corrupt frame at offset %" PRIu64
+                 "; skipping %" PRIu64 " bytes to the end of the segment",
+                 r->name, path, r->read_pos - base, limit - r->read_pos);
     b->rejected++;
     r->read_pos = limit;
     return MS_OK;

@@ -52,7 +52,11 @@ void ms_spool_close(struct ms_spool *sp);
  */
 int ms_spool_append(struct ms_spool *sp, const char *const *data, const size_t *lens, size_t n);
 
-/* True when used bytes >= max_bytes: inputs should pause. */
+/*
+ * True when used bytes >= max_bytes: inputs should pause. Not when every reader has passed
+ * everything appended: then the next append starts a new segment and the old one is deleted
+ * (with spool_max near spool_segment, the active segment alone can fill the spool).
+ */
 bool ms_spool_full(struct ms_spool *sp);
 
 /* Bytes currently on disk in segments. */
@@ -69,10 +73,17 @@ struct ms_spool_reader *ms_spool_reader_open(struct ms_spool *sp, const char *na
 void ms_spool_reader_close(struct ms_spool_reader *r);
 
 /*
+ * How much of each event ms_spool_read decodes for this reader (enum ms_event_view; default
+ * MS_VIEW_FULL). Call before reading, from the reader's thread.
+ */
+void ms_spool_reader_set_view(struct ms_spool_reader *r, enum ms_event_view view);
+
+/*
  * Reads up to b->max records (and at most max_bytes of payload) after the reader's read position
- * into b (ms_batch_add_spooled; payloads that are not JSON objects are skipped and counted in
- * b->rejected). Waits up to wait_ms for data. Returns MS_OK (b->n + b->rejected >= 1), MS_EOF
- * (nothing new) or MS_EIO. The read position advances; the committed one does not.
+ * into b (ms_batch_add_text with the reader's view; payloads that are not JSON objects are skipped
+ * and counted in b->rejected). Reads ahead in large blocks (at most up to what is published).
+ * Waits up to wait_ms for data. Returns MS_OK (b->n + b->rejected >= 1), MS_EOF (nothing new),
+ * MS_ENOMEM (nothing read) or MS_EIO. The read position advances; the committed one does not.
  */
 int ms_spool_read(struct ms_spool_reader *r, struct ms_batch *b, size_t max_bytes, int64_t wait_ms);
 

@@ -182,6 +182,9 @@ struct ms_jpath *ms_jpath_compile(const char *text, char *why, size_t why_len)
     }
 out:
     if (err) {
+        if (p->n < JPATH_MAX_STEPS) {
+            free(p->steps[p->n].key); /* a quoted name copied before the step was refused */
+        }
         snprintf(why, why_len, "%s at offset %zu", err, at);
         ms_jpath_destroy(p);
         return NULL;

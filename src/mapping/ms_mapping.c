@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../core/ms_err.h"
+#include "../core/ms_json.h"
 #include "../core/ms_log.h"
 #include "ms_mapping_int.h"
 #include "ms_timeparse.h"
@@ -176,6 +177,9 @@ int ms_mapping_set_load(const char *dir, struct ms_mapping_set **out, struct ms_
         }
         memcpy(stem, names[i], len);
         stem[len] = '\0';
+        if (strcmp(stem, "siem-profiles") == 0) {
+            continue; /* not a mapping: the syslog output reads it (LEEF/CEF headers) */
+        }
         if (strcmp(stem, "mitre") == 0) {
             set->mitre_file = strdup(path);
             rc = ms_mapping_load_mitre(path, &set->mitre, errs);
@@ -776,87 +780,114 @@ static int add_static(struct json_object *ev, const char *key, struct json_objec
     return MS_OK;
 }
 
-/* The vendor's event time, normalized; the ingest time when the record has none usable. */
-static struct json_object *
-event_time(const struct ms_mapping_set *set, const struct ms_mapping *m, struct json_object *raw)
+/*
+ * Where an event goes as it is made: into a json-c object (ms_mapping_apply), or straight out as
+ * JSON text (ms_mapping_apply_text), member by member in the same order, so the text is what
+ * ms_json_write would write of the object.
+ */
+struct emitter {
+    struct json_object *obj; /* object mode */
+    struct ms_buf *out;      /* text mode (obj NULL) */
+    bool first;              /* text mode: no member written yet */
+};
+
+static int emit_key(struct emitter *e, const char *key)
 {
-    char iso[MS_TIME_ISO_LEN + 1];
+    int ret = MS_OK;
+
+    if (!e->first) {
+        ret = ms_buf_putc(e->out, ',');
+    }
+    e->first = false;
+    if (ret == MS_OK) {
+        ret = ms_json_write_string(e->out, key, strlen(key));
+    }
+    return ret == MS_OK ? ms_buf_putc(e->out, ':') : ret;
+}
+
+/* Adds val (consumed; NULL adds nothing) under key. Object mode: key must be static. */
+static int emit(struct emitter *e, const char *key, struct json_object *val)
+{
+    int ret;
+
+    if (!val) {
+        return MS_OK;
+    }
+    if (e->obj) {
+        return add_static(e->obj, key, val);
+    }
+    ret = emit_key(e, key);
+    if (ret == MS_OK) {
+        ret = ms_json_write(e->out, val);
+    }
+    json_object_put(val);
+    return ret;
+}
+
+/* Adds the string s[0..n) under a static key. */
+static int emit_str(struct emitter *e, const char *key, const char *s, size_t n)
+{
+    int ret;
+
+    if (e->obj) {
+        return add_static(e->obj, key, json_object_new_string_len(s, (int)n));
+    }
+    ret = emit_key(e, key);
+    return ret == MS_OK ? ms_json_write_string(e->out, s, n) : ret;
+}
+
+/* The vendor's event time, normalized; the ingest time when the record has none usable. */
+static void event_time(const struct ms_mapping_set *set,
+                       const struct ms_mapping *m,
+                       struct json_object *raw,
+                       char iso[MS_TIME_ISO_LEN + 1])
+{
     struct json_object *v = ms_expr_eval(m->time, raw);
     int64_t ms = 0;
     int rc;
 
     rc = ms_time_from_json(first_scalar(v), &ms);
     json_object_put(v);
-    if (rc != MS_OK || ms_time_format_iso(ms, iso, sizeof(iso)) != MS_OK) {
-        ms_time_format_iso(wall_ms(set), iso, sizeof(iso));
+    if (rc != MS_OK || ms_time_format_iso(ms, iso, MS_TIME_ISO_LEN + 1) != MS_OK) {
+        ms_time_format_iso(wall_ms(set), iso, MS_TIME_ISO_LEN + 1);
     }
-    return json_object_new_string_len(iso, MS_TIME_ISO_LEN);
 }
 
-static int build_event(struct ms_mapping_set *set,
-                       struct ms_mapping *m,
-                       struct json_object *raw,
-                       struct json_object **out)
+/* "fields": made lazily at the first value, so an event without any has none. */
+static int emit_fields(struct ms_mapping *m, struct json_object *raw, struct emitter *e)
 {
-    struct json_object *ev;
     struct json_object *fields = NULL;
-    struct json_object *alert = NULL;
-    char id[65];
-    size_t k;
+    bool open = false;
     size_t i;
-    int ret;
+    int ret = MS_OK;
 
-    ret = event_id(set, m, raw, id);
-    if (ret != MS_OK) {
-        return ret;
-    }
-    ev = json_object_new_object();
-    if (!ev) {
-        return MS_ENOMEM;
-    }
-    ret = add_static(ev, "id", json_object_new_string_len(id, 64));
-    if (ret == MS_OK) {
-        ret = add_static(ev, "time", event_time(set, m, raw));
-    }
-    if (ret == MS_OK) {
-        ret = add_static(ev, "vendor", json_object_get(m->vendor));
-    }
-    if (ret == MS_OK) {
-        ret = add_static(ev, "product", json_object_get(m->product));
-    }
-    if (ret == MS_OK) {
-        ret = add_static(ev, "source_type", json_object_get(m->st_obj));
-    }
-    for (k = 0; k < MS_NK_COUNT && ret == MS_OK; k++) {
-        struct json_object *v;
-
-        if (!m->nk[k]) {
-            continue;
-        }
-        v = coerce_nk(k, ms_expr_eval(m->nk[k], raw));
-        if (k == MS_NK_ALERT_TYPE && v) {
-            struct json_object *tag = NULL;
-
-            alert = v;
-            ret = add_static(ev, "alert_type", v);
-            if (ret != MS_OK) {
-                break;
-            }
-            if (set->mitre &&
-                json_object_object_get_ex(set->mitre, json_object_get_string(alert), &tag)) {
-                ret = add_static(ev, "mitre", json_object_get(tag));
-            }
-            else {
-                count_untagged(m, json_object_get_string(alert));
-            }
-            continue;
-        }
-        ret = add_static(ev, ms_nkeys[k].name, v);
-    }
     for (i = 0; i < m->n_fields && ret == MS_OK; i++) {
         struct json_object *v = flat_field(ms_expr_eval(m->fields[i].expr, raw));
 
         if (!v) {
+            continue;
+        }
+        if (!e->obj) {
+            if (!open) {
+                ret = emit_key(e, "fields");
+                if (ret == MS_OK) {
+                    ret = ms_buf_putc(e->out, '{');
+                }
+            }
+            if (ret == MS_OK && open) {
+                ret = ms_buf_putc(e->out, ',');
+            }
+            open = true;
+            if (ret == MS_OK) {
+                ret = ms_json_write_string(e->out, m->fields[i].name, strlen(m->fields[i].name));
+            }
+            if (ret == MS_OK) {
+                ret = ms_buf_putc(e->out, ':');
+            }
+            if (ret == MS_OK) {
+                ret = ms_json_write(e->out, v);
+            }
+            json_object_put(v);
             continue;
         }
         if (!fields) {
@@ -872,30 +903,85 @@ static int build_event(struct ms_mapping_set *set,
             ret = MS_ENOMEM;
         }
     }
-    if (ret == MS_OK) {
-        ret = add_static(ev, "fields", fields);
-        fields = NULL;
-    }
-    if (ret == MS_OK) {
-        ret = add_static(ev, "raw", json_object_get(raw));
-    }
-    json_object_put(fields);
-    if (ret != MS_OK) {
-        json_object_put(ev);
+    if (e->obj) {
+        if (ret == MS_OK) {
+            ret = add_static(e->obj, "fields", fields);
+            fields = NULL;
+        }
+        json_object_put(fields);
         return ret;
     }
-    *out = ev;
-    return MS_OK;
+    return ret == MS_OK && open ? ms_buf_putc(e->out, '}') : ret;
+}
+
+static int build_event(struct ms_mapping_set *set,
+                       struct ms_mapping *m,
+                       struct json_object *raw,
+                       struct emitter *e,
+                       char id[65])
+{
+    char iso[MS_TIME_ISO_LEN + 1];
+    size_t k;
+    int ret;
+
+    ret = event_id(set, m, raw, id);
+    if (ret != MS_OK) {
+        return ret;
+    }
+    event_time(set, m, raw, iso);
+    ret = emit_str(e, "id", id, 64);
+    if (ret == MS_OK) {
+        ret = emit_str(e, "time", iso, MS_TIME_ISO_LEN);
+    }
+    if (ret == MS_OK) {
+        ret = emit(e, "vendor", json_object_get(m->vendor));
+    }
+    if (ret == MS_OK) {
+        ret = emit(e, "product", json_object_get(m->product));
+    }
+    if (ret == MS_OK) {
+        ret = emit(e, "source_type", json_object_get(m->st_obj));
+    }
+    for (k = 0; k < MS_NK_COUNT && ret == MS_OK; k++) {
+        struct json_object *v;
+
+        if (!m->nk[k]) {
+            continue;
+        }
+        v = coerce_nk(k, ms_expr_eval(m->nk[k], raw));
+        if (k == MS_NK_ALERT_TYPE && v) {
+            struct json_object *tag = NULL;
+
+            /* held while the MITRE row is looked up, then handed to the event */
+            ret = emit(e, "alert_type", json_object_get(v));
+            if (ret == MS_OK && set->mitre &&
+                json_object_object_get_ex(set->mitre, json_object_get_string(v), &tag)) {
+                ret = emit(e, "mitre", json_object_get(tag));
+            }
+            else if (ret == MS_OK) {
+                count_untagged(m, json_object_get_string(v));
+            }
+            json_object_put(v);
+            continue;
+        }
+        ret = emit(e, ms_nkeys[k].name, v);
+    }
+    if (ret == MS_OK) {
+        ret = emit_fields(m, raw, e);
+    }
+    if (ret == MS_OK) {
+        ret = emit(e, "raw", json_object_get(raw));
+    }
+    return ret;
 }
 
 static int generic_event(struct ms_mapping_set *set,
                          const char *source_type,
                          struct json_object *raw,
-                         struct json_object **out)
+                         struct emitter *e,
+                         char id[65])
 {
     char iso[MS_TIME_ISO_LEN + 1];
-    struct json_object *ev;
-    char id[65];
     size_t len;
     const char *bytes;
     int ret;
@@ -903,41 +989,37 @@ static int generic_event(struct ms_mapping_set *set,
     bytes = json_object_to_json_string_length(raw, JSON_C_TO_STRING_PLAIN, &len);
     hex_digest(set->md, source_type, bytes, len, id);
     ms_time_format_iso(wall_ms(set), iso, sizeof(iso));
-    ev = json_object_new_object();
-    if (!ev || !id[0]) {
-        json_object_put(ev);
+    if (!id[0]) {
         return MS_ENOMEM;
     }
-    ret = add_static(ev, "id", json_object_new_string_len(id, 64));
+    ret = emit_str(e, "id", id, 64);
     if (ret == MS_OK) {
-        ret = add_static(ev, "time", json_object_new_string_len(iso, MS_TIME_ISO_LEN));
-    }
-    if (ret == MS_OK) {
-        ret = add_static(ev, "source_type", json_object_new_string(source_type));
+        ret = emit_str(e, "time", iso, MS_TIME_ISO_LEN);
     }
     if (ret == MS_OK) {
-        ret = add_static(ev, "raw", json_object_get(raw));
+        ret = emit_str(e, "source_type", source_type, strlen(source_type));
     }
-    if (ret != MS_OK) {
-        json_object_put(ev);
-        return ret;
+    if (ret == MS_OK) {
+        ret = emit(e, "raw", json_object_get(raw));
     }
-    *out = ev;
-    return MS_OK;
+    return ret;
 }
 
-int ms_mapping_apply(struct ms_mapping_set *set,
-                     const char *source_type,
-                     struct json_object *raw,
-                     struct json_object **event_out,
-                     const char **drop_reason)
+/* ms_mapping_apply and ms_mapping_apply_text: e says where the event goes. */
+static int apply(struct ms_mapping_set *set,
+                 const char *source_type,
+                 struct json_object *raw,
+                 struct emitter *e,
+                 char id[65],
+                 bool *made,
+                 const char **drop_reason)
 {
     struct ms_mapping *m;
     struct ms_generic *g = NULL;
     size_t i;
     int ret;
 
-    *event_out = NULL;
+    *made = false;
     *drop_reason = NULL;
     maybe_summary(set);
     m = find_mapping(set, source_type);
@@ -955,13 +1037,14 @@ int ms_mapping_apply(struct ms_mapping_set *set,
         return MS_EINVAL;
     }
     if (!m) {
-        ret = generic_event(set, source_type, raw, event_out);
+        ret = generic_event(set, source_type, raw, e, id);
         if (ret == MS_OK && g) {
             g->counts.mapped++;
         }
         else if (ret != MS_OK) {
             *drop_reason = "out of memory";
         }
+        *made = ret == MS_OK;
         return ret;
     }
     for (i = 0; i < m->n_drops; i++) {
@@ -972,13 +1055,74 @@ int ms_mapping_apply(struct ms_mapping_set *set,
             return MS_OK;
         }
     }
-    ret = build_event(set, m, raw, event_out);
+    ret = build_event(set, m, raw, e, id);
     if (ret != MS_OK) {
         *drop_reason = "out of memory";
         return ret;
     }
     m->counts.mapped++;
+    *made = true;
     return MS_OK;
+}
+
+int ms_mapping_apply(struct ms_mapping_set *set,
+                     const char *source_type,
+                     struct json_object *raw,
+                     struct json_object **event_out,
+                     const char **drop_reason)
+{
+    struct emitter e = {NULL, NULL, true};
+    char id[65];
+    bool made;
+    int ret;
+
+    *event_out = NULL;
+    e.obj = json_object_new_object();
+    if (!e.obj) {
+        *drop_reason = "out of memory";
+        return MS_ENOMEM;
+    }
+    ret = apply(set, source_type, raw, &e, id, &made, drop_reason);
+    if (ret == MS_OK && made) {
+        *event_out = e.obj;
+        return MS_OK;
+    }
+    json_object_put(e.obj);
+    return ret;
+}
+
+int ms_mapping_apply_text(struct ms_mapping_set *set,
+                          const char *source_type,
+                          struct json_object *raw,
+                          struct ms_buf *out,
+                          char id_out[65],
+                          const char **drop_reason)
+{
+    struct emitter e = {NULL, out, true};
+    size_t mark = out->len;
+    bool made;
+    int ret;
+
+    id_out[0] = '\0';
+    ret = ms_buf_putc(out, '{');
+    if (ret != MS_OK) {
+        *drop_reason = "out of memory";
+        return ret;
+    }
+    ret = apply(set, source_type, raw, &e, id_out, &made, drop_reason);
+    if (ret == MS_OK && made) {
+        ret = ms_buf_putc(out, '}');
+    }
+    if (ret != MS_OK || !made) {
+        id_out[0] = '\0';
+        if (out->data) {
+            ms_buf_truncate(out, mark);
+        }
+        if (ret != MS_OK && !*drop_reason) {
+            *drop_reason = ret == MS_ENOMEM ? "out of memory" : "event too large";
+        }
+    }
+    return ret;
 }
 
 /* Appends v to out; with flatten, a list's elements instead (a path without a final [*]). */

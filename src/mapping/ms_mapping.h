@@ -13,12 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/ms_buf.h"
 #include "../core/ms_config.h"
 
 struct ms_mapping_set;
 
 /*
- * Loads the mapping files found in dir: every "<source type with ':' -> '-'>.json" and mitre.json.
+ * Loads the mapping files found in dir: every "<source type with ':' -> '-'>.json" and mitre.json
+ * (siem-profiles.json, in the same directory, is the syslog output's and is left alone).
  * A file that cannot be used is refused into errs naming the file and the JSON pointer of the
  * fault (malformed JSON gives its line and column); every fault of every file is listed. Returns
  * MS_OK with *out set (caller destroys), or MS_EINVAL / MS_EIO / MS_ENOMEM with *out NULL.
@@ -42,6 +44,22 @@ int ms_mapping_apply(struct ms_mapping_set *set,
                      struct json_object *raw,
                      struct json_object **event_out,
                      const char **drop_reason);
+
+/*
+ * As ms_mapping_apply, without building the event: appends its JSON text to out (exactly the
+ * bytes ms_json_write writes of the object ms_mapping_apply returns) and writes its id (64 hex
+ * digits) into id_out. raw is borrowed. Returns MS_OK with the event appended, or with nothing
+ * appended and *drop_reason set (a drop rule matched); MS_EINVAL with *drop_reason (rejected);
+ * MS_ENOMEM, or MS_ETOOBIG when out hit its cap (ms_buf then frees out). On every return but an
+ * appended event, out is as it was (unless freed) and id_out is "". Same counters and summary as
+ * ms_mapping_apply.
+ */
+int ms_mapping_apply_text(struct ms_mapping_set *set,
+                          const char *source_type,
+                          struct json_object *raw,
+                          struct ms_buf *out,
+                          char id_out[65],
+                          const char **drop_reason);
 
 /*
  * The records held by value, as msfwd map reads its input: when value is an object holding the

@@ -3,10 +3,10 @@
 # metadata (gzip and acks on and off), 503 burst, 404, 413, a code-6 poison event dead-lettered,
 # 401/403 stops and keeps the data, TLS with ca_file / verify_tls, no Expect header.
 . "${MS_SRCDIR}/tests/integration/lib.sh"
+. "${MS_SRCDIR}/tests/integration/peers.sh"
 
 plan 43
 TOKEN="0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
-RECEIVER="$MS_SRCDIR/tests/sim/hec_receiver.py"
 N=300
 
 # --- fixture: N vendor records with hostile text, one POISON, a few large ones (> 1 MB together) --
@@ -192,18 +192,12 @@ u.urlopen(u.Request("%s://127.0.0.1:%s%s" % (scheme or "http", num, sys.argv[2])
           timeout=10, context=ctx).read()' "$1" "$2" "$3"
 }
 
-# start_receiver NAME ARGS...: sets $port_NAME
+# start_receiver NAME ARGS...: sets $port_NAME (peers.sh: hec_start on a free port)
 start_receiver() {
     local name=$1
     shift
-    spawn "$PYTHON3" "$RECEIVER" --port 0 --port-file "$TEST_TMP/port.$name" --token "$TOKEN" \
-        --out "$TEST_TMP/out.$name.jsonl" "$@" 2>>"$TEST_TMP/receiver.$name.err"
-    if ! wait_for_file "$TEST_TMP/port.$name" 10; then
-        echo "Bail out! receiver $name did not start"
-        diag_file "$TEST_TMP/receiver.$name.err"
-        exit 1
-    fi
-    eval "port_$name=$(cat "$TEST_TMP/port.$name")"
+    hec_start "$name" 0 "$TOKEN" "$@"
+    eval "port_$name=\$hec_port_$name"
 }
 
 # conf NAME PORT "extra output keys": writes $TEST_TMP/NAME.conf with its own state dir

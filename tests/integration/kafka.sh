@@ -4,15 +4,14 @@
 # arrives on the topic its source type names, keyed by its id, with its headers and its exact
 # JSON. Injected produce errors and an outage of every broker are survived without loss.
 . "${MS_SRCDIR}/tests/integration/lib.sh"
+. "${MS_SRCDIR}/tests/integration/peers.sh"
 
-KCAT=$(command -v kcat || command -v kafkacat)
-if [ -z "$KCAT" ]; then
+if ! kcat_find; then
     echo "1..0 # SKIP kcat (Debian package kcat) is not installed"
     exit 0
 fi
-MOCK="${MS_BUILDDIR:?}/tests/helpers/kafka_mock"
-if [ ! -x "$MOCK" ]; then
-    echo "Bail out! $MOCK is not built (make check builds it)"
+if [ ! -x "${MS_BUILDDIR:?}/tests/helpers/kafka_mock" ]; then
+    echo "Bail out! tests/helpers/kafka_mock is not built (make check builds it)"
     exit 1
 fi
 
@@ -45,31 +44,11 @@ for i in range(100):
                       "subject": "s=|\\\n;,\"{}%d \u00fc\u4e2d" % i, "spamscore": 99}))
 PY
 
-# The mock cluster; commands go through a fifo on fd 3, answers come after the bootstrap line.
-# (read-write open: a fifo opened so never blocks, and the helper never sees end of input)
-mkfifo "$TEST_TMP/ctl"
-exec 3<>"$TEST_TMP/ctl"
-# (not through spawn: an asynchronous command's stdin is /dev/null unless redirected on itself)
-"$MOCK" -b 3 -t "$T_URL:4" -t "$T_PPS:2" <&3 >"$TEST_TMP/mock.out" 2>"$TEST_TMP/mock.err" &
-mock_pid=$!
-cleanup_pids="$cleanup_pids $mock_pid"
-wait_for_file "$TEST_TMP/mock.out" 10
-BOOT=$(head -n1 "$TEST_TMP/mock.out")
+# The mock cluster (peers.sh): commands through kmock_cmd.
+kmock_start 3 "$T_URL:4" "$T_PPS:2"
+BOOT=$KAFKA_BOOT
 check "mock cluster runs and prints its bootstrap address ($BOOT)" \
     sh -c "echo '$BOOT' | grep -Eq '^127\.0\.0\.1:[0-9]+(,127\.0\.0\.1:[0-9]+){2}$'"
-
-# mock_cmd "command": sends it and waits (bounded) for one more answer line; ok when "ok".
-answers=1
-mock_cmd() {
-    local i=0
-    echo "$1" >&3
-    answers=$((answers + 1))
-    while [ "$(wc -l <"$TEST_TMP/mock.out")" -lt $answers ] && [ $i -lt 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ "$(sed -n "${answers}p" "$TEST_TMP/mock.out")" = ok ]
-}
 
 cat >"$TEST_TMP/msfwd.conf" <<CONF
 [service]
@@ -107,7 +86,7 @@ path = $TEST_TMP/events.jsonl
 CONF
 
 # Run 1: three produce requests fail (two transient broker errors and a disconnect).
-check "produce errors injected" mock_cmd "errors 0 NOT_ENOUGH_REPLICAS _TRANSPORT REQUEST_TIMED_OUT"
+check "produce errors injected" kmock_cmd "errors 0 NOT_ENOUGH_REPLICAS _TRANSPORT REQUEST_TIMED_OUT"
 timeout 60 "$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run1.err"
 rc=$?
 check "once exits 0 (rc=$rc)" test $rc -eq 0
@@ -165,11 +144,11 @@ check "every event in Kafka: right topic, key = id, headers, exact payload" \
 
 # Run 2: 100 more records while every broker is down; they come up after a few seconds.
 url_records 200 300 >>"$TEST_TMP/url.jsonl"
-check "all brokers down" mock_cmd "down all"
+check "all brokers down" kmock_cmd "down all"
 timeout 60 "$MS_BIN" once -c "$TEST_TMP/msfwd.conf" 2>"$TEST_TMP/run2.err" &
 run2=$!
 sleep 4
-check "all brokers up again" mock_cmd "up all"
+check "all brokers up again" kmock_cmd "up all"
 wait $run2
 rc=$?
 check "once exits 0 after the outage (rc=$rc)" test $rc -eq 0
@@ -182,9 +161,7 @@ check "after the outage all 400 events are in Kafka, none lost, duplicates withi
     verify "$TEST_TMP/events.jsonl" "$TEST_TMP/kafka2.jsonl" $BATCH
 
 # The helper stops cleanly on SIGTERM (under --enable-sanitizers: without a leak report).
-kill -TERM $mock_pid
-wait $mock_pid
+kmock_stop
 rc=$?
 check "kafka_mock exits 0 on SIGTERM (rc=$rc)" test $rc -eq 0
-[ $rc -eq 0 ] || diag_file "$TEST_TMP/mock.err"
-exec 3>&-
+[ $rc -eq 0 ] || diag_file "$TEST_TMP/kmock.err"

@@ -16,7 +16,7 @@ cleanup() {
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
-    if [ "$tap_failed" -eq 0 ]; then
+    if [ "$tap_failed" -eq 0 ] && [ -z "${MS_KEEP_TMP:-}" ]; then # MS_KEEP_TMP=1: keep it anyway
         rm -rf "$TEST_TMP"
     else
         echo "# kept $TEST_TMP for inspection"
@@ -63,4 +63,20 @@ wait_for_file() {
         i=$((i + 1))
     done
     [ -s "$1" ]
+}
+
+# wait_lines FILE N SECONDS: waits until FILE has at least N lines.
+wait_lines() {
+    local i=0
+    while [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -lt "$2" ] && [ $i -lt $(($3 * 10)) ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ]
+}
+
+# sanitizer_clean FILE...: no AddressSanitizer/LeakSanitizer/UBSan report in the given logs
+# (a sanitizer build prints them on stderr; a plain build never does).
+sanitizer_clean() {
+    ! grep -l -e 'AddressSanitizer' -e 'LeakSanitizer' -e 'runtime error:' "$@" 2>/dev/null
 }

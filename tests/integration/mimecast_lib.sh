@@ -118,16 +118,6 @@ mc_no_secrets() {
     ! grep -F -e "$MC_CLIENT_SECRET" -e "$MC_ACCESS_KEY" -e "$MC_SECRET_KEY" -e "$MC_APP_KEY" "$@"
 }
 
-# wait_lines FILE N SECONDS: waits until FILE has at least N lines.
-wait_lines() {
-    local i=0
-    while [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -lt "$2" ] && [ $i -lt $(($3 * 10)) ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ]
-}
-
 # wait_grep FILE PATTERN SECONDS: waits until FILE contains PATTERN (grep -E).
 wait_grep() {
     local i=0

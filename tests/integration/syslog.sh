@@ -6,9 +6,9 @@
 # itself (syslog_inject); syslog_check.py parses what syslog-ng wrote and checks every field.
 # Finally syslog-ng is restarted while msfwd runs: TCP reconnects and nothing is lost.
 . "${MS_SRCDIR}/tests/integration/lib.sh"
+. "${MS_SRCDIR}/tests/integration/peers.sh"
 
-SNG=${SYSLOG_NG:-$(command -v syslog-ng || echo /usr/sbin/syslog-ng)} # SYSLOG_NG: another binary
-if [ ! -x "$SNG" ]; then
+if ! sng_find; then
     echo "1..0 # SKIP syslog-ng not installed (apt-get install syslog-ng-core)"
     exit 0
 fi
@@ -36,10 +36,9 @@ certs() {
 check "certificates generated with openssl" eval 'certs >"$T/openssl.out" 2>&1'
 
 # ---- syslog-ng --------------------------------------------------------------------------------
-read -r P_UDP P_LF P_OC P_TLS P_RS <<<"$("$PYTHON3" "$CHECK" ports 5)"
-ver=$("$SNG" --version | awk '/^Config version:/ {print $3}')
+read -r P_UDP P_LF P_OC P_TLS P_RS <<<"$(free_ports 5)"
 cat >"$T/sng.conf" <<CONF
-@version: ${ver:-3.35}
+$(sng_version)
 options { keep-hostname(yes); log-msg-size(1048576); stats-freq(0); use-dns(no); dns-cache(no); };
 source s_udp { network(ip("127.0.0.1") port($P_UDP) transport("udp") flags(store-raw-message)); };
 source s_lf  { network(ip("127.0.0.1") port($P_LF) transport("tcp") flags(store-raw-message)); };
@@ -60,20 +59,10 @@ log { source(s_tls); destination(d_tls); };
 log { source(s_rs); destination(d_rs); };
 CONF
 
-SNG_PID=""
-start_sng() {
-    spawn "$SNG" -F -f "$T/sng.conf" --persist-file="$T/sng.persist" --pidfile="$T/sng.pid" \
-        --control="$T/sng.ctl" >>"$T/sng.out" 2>&1
-    SNG_PID=$!
-    "$PYTHON3" "$CHECK" wait-tcp "$P_LF" "$P_OC" "$P_TLS" "$P_RS" --timeout 15
-}
-stop_sng() {
-    kill "$SNG_PID" 2>/dev/null
-    wait "$SNG_PID" 2>/dev/null
-    SNG_PID=""
-}
+start_sng() { sng_start "$T/sng.conf" "$P_LF" "$P_OC" "$P_TLS" "$P_RS"; }
+stop_sng() { sng_stop; }
 check "syslog-ng starts with the test's own config" start_sng
-[ -n "$SNG_PID" ] && kill -0 "$SNG_PID" 2>/dev/null || diag_file "$T/sng.out"
+[ -n "$SNG_PID" ] && kill -0 "$SNG_PID" 2>/dev/null || diag_file "$T/sng.conf.out"
 
 # ---- 1. hostile vendor records through replay -> mapping -> spool -> four syslog outputs -----
 tls_keys="ca_file = $T/ca.pem
@@ -411,4 +400,4 @@ rc=$?
 check "msfwd stops cleanly on SIGTERM (rc=$rc)" test $rc -eq 0
 [ $rc -eq 0 ] || diag_file "$T/rs.err"
 stop_sng
-[ "$tap_failed" -eq 0 ] || diag_file "$T/sng.out" 20
+[ "$tap_failed" -eq 0 ] || diag_file "$T/sng.conf.out" 20

@@ -7,7 +7,8 @@
  *   syslog_inject CONFIG OUTPUT_NAME EVENTS.jsonl [BATCH [ATTEMPTS]]
  *
  * CONFIG holds [output.OUTPUT_NAME] with type = syslog, optional include_raw, and syslog keys.
- * Dead letters go to <directory of CONFIG>/deadletter/OUTPUT_NAME.jsonl.
+ * Dead letters go to <directory of CONFIG>/deadletter/OUTPUT_NAME.jsonl. The SIEM profiles come
+ * from $MS_SRCDIR/mappings, as msfwd reads them from its mappings_dir.
  * Exit: 0 every batch delivered, 1 a batch failed ATTEMPTS times, 78 configuration refused.
  */
 #include <config.h>
@@ -74,6 +75,8 @@ int main(int argc, char **argv)
     struct ms_runtime rt;
     volatile sig_atomic_t stop = 0;
     char dir[4096];
+    char mappings[4096];
+    const char *src = getenv("MS_SRCDIR");
     struct common common = {0};
     struct ms_batch b = {0};
     struct ms_buf line;
@@ -98,6 +101,10 @@ int main(int argc, char **argv)
     memset(&rt, 0, sizeof(rt));
     rt.state_dir = dirname(dir);
     rt.stop = &stop;
+    if (src) {
+        snprintf(mappings, sizeof(mappings), "%s/mappings", src);
+        rt.mappings_dir = mappings;
+    }
     if (ms_config_load(argv[1], &cfg, &errs) != MS_OK) {
         goto out;
     }

@@ -491,12 +491,35 @@ int main(int argc, char **argv)
         run_case(set, top, &cases[i], j, &seen);
     }
 
-    /* Every mapping file has cases (mitre.json: by the MITRE check below). */
+    /* Every mapping file has cases (mitre.json: by the MITRE check below; siem-profiles.json,
+     * the syslog output's file, names only source types that have a mapping file). */
     for (i = 0; i < n_maps; i++) {
         size_t count = 0;
 
         for (j = 0; j < n_cases; j++) {
             count += strcmp(cases[j].dir, maps[i]) == 0;
+        }
+        if (strcmp(maps[i], "siem-profiles") == 0) {
+            struct json_object *sp;
+            struct json_object *profiles = NULL;
+            size_t unmapped = 0;
+
+            fmt(path, sizeof(path), "%s/mappings/siem-profiles.json", top);
+            sp = read_json(path);
+            if (sp && json_object_object_get_ex(sp, "profiles", &profiles) &&
+                json_object_is_type(profiles, json_type_object)) {
+                json_object_object_foreach(profiles, pst, prof) {
+                    (void)prof;
+                    if (pst[0] != '_' && !ms_mapping_has(set, pst)) {
+                        printf("# siem-profiles.json: '%s' has no mapping file\n", pst);
+                        unmapped++;
+                    }
+                }
+            }
+            ok(profiles && unmapped == 0,
+               "every siem-profiles.json profile is a source type with a mapping file");
+            json_object_put(sp);
+            continue;
         }
         if (strcmp(maps[i], "mitre") == 0) {
             fmt(path, sizeof(path), "%s/mappings/mitre.json", top);

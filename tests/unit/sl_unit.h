@@ -42,12 +42,41 @@ static inline void sl_ev_free(struct ms_event *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
+/*
+ * The shipped SIEM profiles ($MS_SRCDIR/mappings/siem-profiles.json, as make check sets it), loaded
+ * on first use and kept for the life of the test binary. Fails the test when they do not load.
+ */
+static inline const struct sl_profiles *sl_unit_profiles(void)
+{
+    static struct sl_profiles *ps;
+    struct ms_cfg_errors errs = {NULL, 0};
+    const char *src = getenv("MS_SRCDIR");
+    char path[PATH_MAX];
+    size_t i;
+
+    if (ps) {
+        return ps;
+    }
+    snprintf(path, sizeof(path), "%s/mappings/siem-profiles.json", src ? src : ".");
+    if (sl_profiles_load(path, &ps, &errs) != MS_OK || !ps) {
+        for (i = 0; i < errs.n; i++) {
+            fprintf(stderr, "# %s\n", errs.msgs[i]);
+        }
+        ms_cfg_errors_free(&errs);
+        fail_msg("cannot load %s (MS_SRCDIR names the source tree)", path);
+    }
+    ms_cfg_errors_free(&errs);
+    return ps;
+}
+
+/* Options for payload p with the shipped SIEM profiles. */
 static inline void sl_opts(struct sl_format_opts *o, enum sl_payload p, char delim)
 {
     memset(o, 0, sizeof(*o));
     o->payload = p;
     o->delim = delim;
     o->include_raw = true;
+    o->profiles = sl_unit_profiles();
     sl_format_opts_prepare(o);
 }
 

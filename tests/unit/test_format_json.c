@@ -169,6 +169,32 @@ static void test_types_and_nesting(void **state)
     sl_expect(&o, "[1,\"a\\u0001\"]", "[1,\"a\\u0001\"]");
 }
 
+/* fuzz_syslog_format: json-c reads NaN and Infinity in vendor records and writes them back. */
+static void test_nan_and_infinity(void **state)
+{
+    struct sl_format_opts o;
+    struct ms_event ev;
+    const char *text = "{\"id\":\"x\",\"raw\":{\"score\":NaN,\"l\":[Infinity,-Infinity]},"
+                       "\"subject\":\"NaN Infinity\"}";
+    const char *want = "{\"id\":\"x\",\"raw\":{\"score\":null,\"l\":[null,null]},"
+                       "\"subject\":\"NaN Infinity\"}";
+    size_t len;
+    char *out;
+
+    (void)state;
+    sl_opts(&o, SL_PAYLOAD_JSON, '\t');
+    sl_expect(&o, text, want);
+    /* The spooled text is not copied as it is (the fast path). */
+    sl_ev_init(&ev, text);
+    ev.text = strdup(text);
+    ev.text_len = strlen(text);
+    out = sl_encode(&o, &ev, &len);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(out, want, len);
+    free(out);
+    sl_ev_free(&ev);
+}
+
 static void test_missing_event(void **state)
 {
     struct sl_format_opts o;
@@ -226,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_unclean_text_is_rewritten),
         cmocka_unit_test(test_string_escaping_table),
         cmocka_unit_test(test_types_and_nesting),
+        cmocka_unit_test(test_nan_and_infinity),
         cmocka_unit_test(test_missing_event),
         cmocka_unit_test(test_huge_value_round_trips),
     };

@@ -423,6 +423,37 @@ static void test_devtime_text_and_usrname(void **state)
               "\tduser=r@y\tsourceType=x:y");
 }
 
+/* fuzz_syslog_format: values written without the escape table carried the delimiter. */
+static void test_delimiter_in_unescaped_values(void **state)
+{
+    struct sl_format_opts o;
+
+    (void)state;
+    sl_opts(&o, SL_PAYLOAD_LEEF2, '-');
+    sl_expect(&o,
+              "{\"source_type\":\"acme:thing-2\",\"vendor\":\"Acme\",\"product\":\"Gate\","
+              "\"category\":\"Phish-Kit_x.y\",\"size\":-5}",
+              "LEEF:2.0|Acme|Gate|1.0|ACME_THING_2|-|cat=phish kit_x_y-sourceType=acme:thing 2");
+    sl_opts(&o, SL_PAYLOAD_LEEF2, '_');
+    sl_expect(&o, "{\"category\":\"Phish Kit\",\"size\":-5}",
+              "LEEF:2.0|Unknown|Unknown|1.0|EVENT|_|cat=phish kit_size=-5");
+    sl_opts(&o, SL_PAYLOAD_LEEF2, ':');
+    o.devtime_text = true;
+    sl_expect(&o, "{\"source_type\":\"x:y\",\"time\":\"2026-11-20T11:15:30.5+01:00\"}",
+              "LEEF:2.0|Unknown|Unknown|1.0|X_Y|:|devTime=Nov 20 2026 10 15 30.500 UTC"
+              ":devTimeFormat=MMM dd yyyy HH mm ss.SSS z:cat=other:sourceType=x y");
+    sl_opts(&o, SL_PAYLOAD_LEEF2, '-');
+    sl_expect(&o, "{\"time\":\"1969-12-31T23:59:59.000Z\"}",
+              "LEEF:2.0|Unknown|Unknown|1.0|EVENT|-|cat=other");
+    /* A list is joined with ',', which may be the delimiter too. */
+    sl_opts(&o, SL_PAYLOAD_LEEF2, ',');
+    sl_expect(&o, "{\"recipient\":[\"a@x\",\"b,c@y\",\"\",\"d@z\"]}",
+              "LEEF:2.0|Unknown|Unknown|1.0|EVENT|,|cat=other,usrName=a@x,duser=a@x b c@y d@z");
+    sl_opts(&o, SL_PAYLOAD_LEEF2, '^');
+    sl_expect(&o, "{\"recipient\":[\"a@x\",\"b,c@y\",\"\",\"d@z\"]}",
+              "LEEF:2.0|Unknown|Unknown|1.0|EVENT|^|cat=other^usrName=a@x^duser=a@x,b,c@y,d@z");
+}
+
 static void test_buffer_cap(void **state)
 {
     struct sl_format_opts o;
@@ -453,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_cat_vocabulary),
         cmocka_unit_test(test_header_overrides_and_sanitizing),
         cmocka_unit_test(test_devtime_text_and_usrname),
+        cmocka_unit_test(test_delimiter_in_unescaped_values),
         cmocka_unit_test(test_buffer_cap),
     };
 

@@ -132,6 +132,7 @@ static void test_refusals(void **state)
     assert_refused("$.a[", "expected an index");
     assert_refused("$.a[1", "expected ']' at offset 5");
     assert_refused("$.a['b]", "unterminated");
+    assert_refused("$.a['b'x", "expected ']'"); /* fuzz_mapping: leaked the copied name */
     assert_refused("$.a[x]", "expected an index");
     assert_refused("$.a[-]", "bad array index");
     assert_refused("$.a[99999999999999999999]", "bad array index");

@@ -391,6 +391,31 @@ static void test_license_record(void **state)
     free(text);
 }
 
+/* fuzz_vendor_pages: the sum of two large messageSizeTotal overflowed int64 (UB). */
+static void test_size_total_saturates(void **state)
+{
+    static const char body[] =
+        "{\"applicationUsers\":[{\"applicationName\":\"a\",\"messageSizeTotal\":"
+        "9000000000000000000},"
+        "{\"applicationName\":\"b\",\"messageSizeTotal\":\"9000000000000000000\"}],"
+        "\"entitlement\":{\"annual_throughput\":1}}";
+    struct ser_summary s;
+    struct json_object *lic = NULL;
+    char why[256] = "";
+
+    (void)state;
+    assert_int_equal(ser_parse_summary(body, sizeof(body) - 1, true, SER_TIME_UNKNOWN,
+                                       SER_TIME_UNKNOWN, &s, why, sizeof(why)),
+                     MS_OK);
+    assert_int_equal(s.users, 2);
+    assert_true(s.size_total == INT64_MAX);
+    assert_int_equal(ser_license_record(&s, 1749990896789LL, &lic, why, sizeof(why)), MS_OK);
+    assert_true(get_int(lic, "throughput_used") == INT64_MAX);
+    assert_true(get_int(lic, "throughput_remaining") == 1 - INT64_MAX);
+    json_object_put(lic);
+    ser_summary_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_summary_malformed_users),
         cmocka_unit_test(test_summary_unusable_bodies),
         cmocka_unit_test(test_license_record),
+        cmocka_unit_test(test_size_total_saturates),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

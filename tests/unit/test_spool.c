@@ -163,6 +163,53 @@ static void test_full_spool_refuses_append(void **state)
     unit_rmtree(dir);
 }
 
+/*
+ * spool_max below the segment size: the active segment alone fills the spool. Once every reader
+ * has passed it the spool has room again, the next append starts a new segment and the old one is
+ * deleted (before the fix the spool stayed full for good and the inputs never resumed).
+ */
+static void test_full_spool_resumes_when_drained(void **state)
+{
+    struct ms_spool *sp;
+    struct ms_spool_reader *r;
+    struct ms_batch b;
+    const char *data[1];
+    size_t lens[1];
+    char big[4000];
+    char dir[PATH_MAX];
+    int i;
+    int rc = MS_OK;
+
+    (void)state;
+    unit_tmpdir(dir);
+    sp = open_spool(dir, 1024 * 1024, 64 * 1024, NULL);
+    r = ms_spool_reader_open(sp, "out");
+    memset(big, 'x', sizeof(big));
+    memcpy(big, "{\"id\":\"", 7);
+    memcpy(big + sizeof(big) - 2, "\"}", 2);
+    data[0] = big;
+    lens[0] = sizeof(big);
+    for (i = 0; i < 100 && rc == MS_OK; i++) {
+        rc = ms_spool_append(sp, data, lens, 1);
+    }
+    assert_int_equal(rc, MS_ETOOBIG);
+    assert_true(ms_spool_full(sp));
+    assert_int_equal(count_segments(dir), 1);
+    assert_int_equal(ms_batch_init(&b, 100), MS_OK);
+    while (ms_spool_read(r, &b, 1 << 20, 0) == MS_OK) {
+        ms_batch_reset(&b);
+    }
+    ms_batch_free(&b);
+    assert_int_equal(ms_spool_reader_commit(r), MS_OK);
+    assert_false(ms_spool_full(sp));
+    assert_int_equal(ms_spool_append(sp, data, lens, 1), MS_OK);
+    assert_int_equal(count_segments(dir), 1);
+    assert_true(ms_spool_used_bytes(sp) < 2 * (int64_t)sizeof(big));
+    ms_spool_reader_close(r);
+    ms_spool_close(sp);
+    unit_rmtree(dir);
+}
+
 /* Returns the path of the only segment in dir. */
 static void only_segment(const char *dir, char *out)
 {
@@ -275,7 +322,7 @@ static void collect_id(void *arg, const char *data, size_t len)
     (void)len;
     assert_non_null(p);
     strncat(ids, p + 6, strcspn(p + 6, "\"")); /* checksrc: allow (test) */
-    strncat(ids, ",", 2); /* checksrc: allow (test) */
+    strncat(ids, ",", 2);                      /* checksrc: allow (test) */
 }
 
 static void test_tail_returns_last_records_in_order(void **state)
@@ -297,15 +344,99 @@ static void test_tail_returns_last_records_in_order(void **state)
     unit_rmtree(dir);
 }
 
+/* Text of record i for test_read_ahead: sizes from a few bytes to past the read-ahead block. */
+static size_t big_record(char *out, size_t cap, int i)
+{
+    size_t pad = i % 7 == 3 ? 300000 + (size_t)i * 13 : (size_t)(i * 37) % 3000;
+    int n = snprintf(out, cap, "{\"id\":\"e%d\",\"source_type\":\"t\",\"pad\":\"", i);
+
+    assert_true(n > 0 && (size_t)n + pad + 3 < cap);
+    memset(out + n, 'a' + i % 26, pad);
+    memcpy(out + n + pad, "\"}", 3);
+    return (size_t)n + pad + 2;
+}
+
+/*
+ * Records of every size, appended while a reader reads (so its read-ahead block often ends at
+ * what was published then), across segment rolls, in small and large batches, rewound once: the
+ * reader gives back every byte of every record, in order, each once per read.
+ */
+static void test_read_ahead(void **state)
+{
+    static char text[400000];
+    char dir[PATH_MAX];
+    struct ms_spool *sp;
+    struct ms_spool_reader *r;
+    struct ms_batch b;
+    int appended = 0;
+    int seen = 0;
+    int rewound = 0;
+
+    (void)state;
+    unit_tmpdir(dir);
+    sp = open_spool(dir, 1 << 20, 1LL << 30, NULL);
+    assert_non_null(sp);
+    r = ms_spool_reader_open(sp, "ahead");
+    assert_non_null(r);
+    ms_spool_reader_set_view(r, MS_VIEW_TEXT);
+    assert_int_equal(ms_batch_init(&b, 5), MS_OK);
+    while (seen < 400) {
+        size_t i;
+        int rc;
+
+        if (appended < 400) {
+            int k = appended % 3 == 0 ? 3 : 1;
+
+            for (; k > 0 && appended < 400; k--, appended++) {
+                const char *data = text;
+                size_t len = big_record(text, sizeof(text), appended);
+
+                assert_int_equal(ms_spool_append(sp, &data, &len, 1), MS_OK);
+            }
+        }
+        rc = ms_spool_read(r, &b, appended % 2 ? 4096 : 1 << 20, 0);
+        if (rc == MS_EOF) {
+            continue;
+        }
+        assert_int_equal(rc, MS_OK);
+        assert_int_equal(b.rejected, 0);
+        for (i = 0; i < b.n; i++) {
+            size_t len = big_record(text, sizeof(text), seen);
+
+            assert_int_equal(b.events[i].text_len, len);
+            assert_memory_equal(b.events[i].text, text, len);
+            seen++;
+        }
+        if (seen > 200 && !rewound) {
+            /* read again from the last commit: the same records come back */
+            ms_spool_reader_rewind(r);
+            seen -= (int)b.n;
+            rewound = 1;
+        }
+        else {
+            assert_int_equal(ms_spool_reader_commit(r), MS_OK);
+        }
+        ms_batch_reset(&b);
+    }
+    assert_int_equal(ms_spool_read(r, &b, 1 << 20, 0), MS_EOF);
+    assert_true(rewound);
+    ms_batch_free(&b);
+    ms_spool_reader_close(r);
+    ms_spool_close(sp);
+    unit_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_read_commit_reopen),
         cmocka_unit_test(test_segments_roll_and_are_deleted),
         cmocka_unit_test(test_full_spool_refuses_append),
+        cmocka_unit_test(test_full_spool_resumes_when_drained),
         cmocka_unit_test(test_torn_tail_is_cut_and_reported),
         cmocka_unit_test(test_flipped_byte_fails_crc),
         cmocka_unit_test(test_tail_returns_last_records_in_order),
+        cmocka_unit_test(test_read_ahead),
     };
     ms_log_set_level(MS_LOG_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);

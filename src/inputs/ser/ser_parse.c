@@ -607,7 +607,8 @@ int ser_parse_summary(const char *text,
             continue;
         }
         out->users++;
-        out->size_total += size;
+        /* Counters are int64 on the wire: their sum saturates rather than overflow. */
+        out->size_total = size > INT64_MAX - out->size_total ? INT64_MAX : out->size_total + size;
         if (rec && json_object_array_add(out->records, rec) != 0) {
             json_object_put(rec);
             ret = MS_ENOMEM;
