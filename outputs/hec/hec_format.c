@@ -12,6 +12,7 @@
 
 #include "../../src/core/ms_err.h"
 #include "hec.h"
+#include "../../src/core/ms_time.h"
 
 #define MAX_DEPTH 64 /* json-c parses at most 32 levels; deeper values are written as null */
 
@@ -319,22 +320,6 @@ static int days_in_month(int y, int m)
     return m == 2 && leap ? 29 : days[m - 1];
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era;
-    int64_t yoe;
-    int64_t doy;
-    int64_t doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int hec_time_parse(const char *s, int64_t *ms)
 {
     const char *p;
@@ -391,7 +376,8 @@ int hec_time_parse(const char *s, int64_t *ms)
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60) {
         return MS_EINVAL;
     }
-    *ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - (int64_t)off_min * 60) *
+    *ms = ((ms_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) -
+           (int64_t)off_min * 60) *
               1000 +
           frac;
     return MS_OK;

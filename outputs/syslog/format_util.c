@@ -15,6 +15,7 @@
 
 #include "../../src/core/ms_err.h"
 #include "syslog_format.h"
+#include "../../src/core/ms_time.h"
 
 #define UTF8_REPLACEMENT "\xEF\xBF\xBD"
 
@@ -430,22 +431,6 @@ static bool digits(const char *s, int n, int *out)
     return true;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era;
-    int64_t yoe;
-    int64_t doy;
-    int64_t doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int days_in_month(int y, int m)
 {
     static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -525,7 +510,7 @@ int sl_time_parse(const char *s, int64_t *ms)
     if (sec == 60) {
         sec = 59; /* leap second: the nearest representable instant */
     }
-    *ms = ((days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec) -
+    *ms = ((ms_days_from_civil(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec) -
            (int64_t)off * 60) *
               1000 +
           frac;

@@ -1,6 +1,7 @@
 /* Allocation-free JSON writer (json-c compatible output) and strict top-level object scanner. */
 #include <config.h>
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -421,4 +422,45 @@ bool ms_json_scan(const char *text,
     }
     skip_ws(&s);
     return s.i == s.n;
+}
+
+struct json_object *ms_json_parse_one(const char *text, size_t len, char *why, size_t why_len)
+{
+    struct json_tokener *tok;
+    struct json_object *root;
+    enum json_tokener_error jerr;
+    size_t end;
+
+    if (len == 0) {
+        snprintf(why, why_len, "empty body");
+        return NULL;
+    }
+    if (len > INT32_MAX) {
+        snprintf(why, why_len, "body too large");
+        return NULL;
+    }
+    tok = json_tokener_new();
+    if (!tok) {
+        snprintf(why, why_len, "out of memory");
+        return NULL;
+    }
+    root = json_tokener_parse_ex(tok, text, (int)len);
+    jerr = json_tokener_get_error(tok);
+    end = json_tokener_get_parse_end(tok);
+    if (!root) {
+        snprintf(why, why_len, "%s",
+                 jerr == json_tokener_continue ? "truncated JSON" : json_tokener_error_desc(jerr));
+    }
+    else {
+        while (end < len && isspace((unsigned char)text[end])) {
+            end++;
+        }
+        if (end < len) {
+            snprintf(why, why_len, "unexpected data after the JSON value (offset %zu)", end);
+            json_object_put(root);
+            root = NULL;
+        }
+    }
+    json_tokener_free(tok);
+    return root;
 }

@@ -51,4 +51,11 @@ bool ms_json_scan(const char *text,
                   void (*fn)(void *arg, const struct ms_json_member *m),
                   void *arg);
 
+/*
+ * Parses text[0..len) as exactly one JSON value (whitespace around it allowed) with json-c, as a
+ * vendor response must be. Returns the value (caller puts it) or NULL with a reason in why:
+ * empty body, truncated JSON (the tokener wanted more), a syntax error, or data after the value.
+ */
+struct json_object *ms_json_parse_one(const char *text, size_t len, char *why, size_t why_len);
+
 #endif

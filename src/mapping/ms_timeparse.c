@@ -13,6 +13,7 @@
 
 #include "../core/ms_err.h"
 #include "ms_timeparse.h"
+#include "../core/ms_time.h"
 
 #define MS_PER_DAY 86400000LL
 /* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z */
@@ -23,40 +24,6 @@ struct cur {
     const char *p;
     const char *end;
 };
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era;
-    int64_t yoe;
-    int64_t doy;
-    int64_t doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    int64_t era;
-    int64_t doe;
-    int64_t yoe;
-    int64_t doy;
-    int64_t mp;
-
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = z - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
 
 static bool is_leap(int64_t y)
 {
@@ -259,7 +226,7 @@ assemble(int64_t y, int mo, int d, int h, int mi, int s, int ms, int off_min, in
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) {
         return false;
     }
-    v = days_from_civil(y, mo, d) * MS_PER_DAY +
+    v = ms_days_from_civil(y, mo, d) * MS_PER_DAY +
         ((int64_t)h * 3600 + (int64_t)mi * 60 + s - (int64_t)off_min * 60) * 1000 + ms;
     if (v < TIME_MIN_MS || v > TIME_MAX_MS) {
         return false;
@@ -518,7 +485,7 @@ int ms_time_format_iso(int64_t ms, char *out, size_t out_len)
         rem += MS_PER_DAY;
         days--;
     }
-    civil_from_days(days, &y, &m, &d);
+    ms_civil_from_days(days, &y, &m, &d);
     /* written digit by digit: this runs once per event */
     put_digits(out, (int)y, 4);
     out[4] = '-';

@@ -11,6 +11,7 @@
 
 #include "../../core/ms_err.h"
 #include "mimecast_parse.h"
+#include "../../core/ms_time.h"
 
 static const char *const url_keys[] = {"messageId", "date", "userEmailAddress", "url", NULL};
 static const char *const attachment_keys[] = {"messageId", "date", "fileHash", "recipientAddress",
@@ -47,22 +48,6 @@ const struct mc_stream_def *mc_stream_find(const char *name)
 /* ------------------------------------------------------------------------------------------
  * Times (§3.6: responses use yyyy-MM-dd'T'HH:mm:ss+0000, one second resolution)
  */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    int64_t era;
-    int64_t yoe;
-    int64_t doy;
-    int64_t doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
 
 static bool digits(const char *s, size_t n, int64_t *out)
 {
@@ -134,8 +119,8 @@ int mc_time_parse(const char *s, int64_t *epoch)
     if (*p != '\0') {
         return MS_EINVAL;
     }
-    *epoch =
-        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - sign * (oh * 3600 + om * 60);
+    *epoch = ms_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+             sign * (oh * 3600 + om * 60);
     return MS_OK;
 }
 

@@ -9,25 +9,11 @@
 #include <time.h>
 
 #include "../../core/ms_err.h"
+#include "../../core/ms_json.h"
 #include "pps_parse.h"
+#include "../../core/ms_time.h"
 
 static const char *const number_fields[] = {"size", "spamscore", "phishscore", NULL};
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe;
-    unsigned doy;
-    unsigned doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
 
 static bool two_digits(const char *p, int64_t *out)
 {
@@ -70,7 +56,7 @@ int pps_parse_date(const char *s, int offset_min, int64_t *out)
     if (d < 1 || d > dim) {
         return MS_EINVAL;
     }
-    *out = days_from_civil(yy, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec -
+    *out = ms_days_from_civil(yy, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec -
            (int64_t)offset_min * 60;
     return MS_OK;
 }
@@ -226,48 +212,6 @@ void pps_page_free(struct pps_page *p)
     p->dates = NULL;
 }
 
-/* Parses text as exactly one JSON value. Returns it (caller puts) or NULL with why. */
-static struct json_object *parse_whole(const char *text, size_t len, char *why, size_t why_len)
-{
-    struct json_tokener *tok;
-    struct json_object *root;
-    enum json_tokener_error jerr;
-    size_t end;
-
-    if (len == 0) {
-        snprintf(why, why_len, "empty body");
-        return NULL;
-    }
-    if (len > INT32_MAX) {
-        snprintf(why, why_len, "body too large");
-        return NULL;
-    }
-    tok = json_tokener_new();
-    if (!tok) {
-        snprintf(why, why_len, "out of memory");
-        return NULL;
-    }
-    root = json_tokener_parse_ex(tok, text, (int)len);
-    jerr = json_tokener_get_error(tok);
-    end = json_tokener_get_parse_end(tok);
-    if (!root) {
-        snprintf(why, why_len, "%s",
-                 jerr == json_tokener_continue ? "truncated JSON" : json_tokener_error_desc(jerr));
-    }
-    else {
-        while (end < len && isspace((unsigned char)text[end])) {
-            end++;
-        }
-        if (end < len) {
-            snprintf(why, why_len, "unexpected data after the JSON value (offset %zu)", end);
-            json_object_put(root);
-            root = NULL;
-        }
-    }
-    json_tokener_free(tok);
-    return root;
-}
-
 static int64_t lenient_int(struct json_object *v)
 {
     int64_t n;
@@ -299,7 +243,7 @@ int pps_parse_page(const char *text,
     memset(out, 0, sizeof(*out));
     out->count = -1;
     out->meta_limit = -1;
-    root = parse_whole(text, len, why, why_len);
+    root = ms_json_parse_one(text, len, why, why_len);
     if (!root) {
         return MS_EINVAL;
     }

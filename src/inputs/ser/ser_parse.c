@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "../../core/ms_err.h"
+#include "../../core/ms_json.h"
 #include "ser_parse.h"
+#include "../../core/ms_time.h"
 
 static const char *const status_counters[] = {
     "success",    "failure", "tempFailure",     "partialSuccess",
@@ -18,22 +20,6 @@ static const char *const status_counters[] = {
 };
 
 static const char *const size_counters[] = {"messageSizeTotal", "deliveredSizeTotal", NULL};
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe;
-    unsigned doy;
-    unsigned doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
 
 static unsigned days_in_month(int64_t y, unsigned m)
 {
@@ -138,7 +124,7 @@ static int parse_iso(const char *s, int64_t *ms)
     if (*p != '\0') {
         return MS_EINVAL;
     }
-    *ms = ((days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) -
+    *ms = ((ms_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + sec) -
            zone_min * 60) *
               1000 +
           frac;
@@ -490,48 +476,6 @@ void ser_summary_free(struct ser_summary *s)
     s->entitlement = NULL;
 }
 
-/* Parses text as exactly one JSON value. Returns it (caller puts) or NULL with why. */
-static struct json_object *parse_whole(const char *text, size_t len, char *why, size_t why_len)
-{
-    struct json_tokener *tok;
-    struct json_object *root;
-    enum json_tokener_error jerr;
-    size_t end;
-
-    if (len == 0) {
-        snprintf(why, why_len, "empty body");
-        return NULL;
-    }
-    if (len > INT32_MAX) {
-        snprintf(why, why_len, "body too large");
-        return NULL;
-    }
-    tok = json_tokener_new();
-    if (!tok) {
-        snprintf(why, why_len, "out of memory");
-        return NULL;
-    }
-    root = json_tokener_parse_ex(tok, text, (int)len);
-    jerr = json_tokener_get_error(tok);
-    end = json_tokener_get_parse_end(tok);
-    if (!root) {
-        snprintf(why, why_len, "%s",
-                 jerr == json_tokener_continue ? "truncated JSON" : json_tokener_error_desc(jerr));
-    }
-    else {
-        while (end < len && isspace((unsigned char)text[end])) {
-            end++;
-        }
-        if (end < len) {
-            snprintf(why, why_len, "unexpected data after the JSON value (offset %zu)", end);
-            json_object_put(root);
-            root = NULL;
-        }
-    }
-    json_tokener_free(tok);
-    return root;
-}
-
 int ser_parse_summary(const char *text,
                       size_t len,
                       bool want_records,
@@ -554,7 +498,7 @@ int ser_parse_summary(const char *text,
     out->annual_throughput = -1;
     out->license_start_ms = SER_TIME_UNKNOWN;
     out->license_end_ms = SER_TIME_UNKNOWN;
-    root = parse_whole(text, len, why, why_len);
+    root = ms_json_parse_one(text, len, why, why_len);
     if (!root) {
         return MS_EINVAL;
     }
