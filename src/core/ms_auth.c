@@ -18,7 +18,6 @@ struct ms_oauth {
     struct ms_oauth_opts opts;
     char *token;        /* owned; registered with the log scrubber */
     int64_t expires_at; /* CLOCK_MONOTONIC ms */
-    int64_t lifetime;   /* ms the current token was issued for */
 };
 
 static int64_t mono_ms(void)
@@ -163,7 +162,6 @@ static int fetch_token(struct ms_oauth *oa, struct ms_http *http, char *why, siz
     }
     ms_log_register_secret(oa->token);
     oa->expires_at = mono_ms() + expires_in * 1000;
-    oa->lifetime = expires_in * 1000;
     ret = MS_OK;
 out:
     json_object_put(root);
@@ -187,11 +185,6 @@ int ms_oauth_token(struct ms_oauth *oa,
 {
     int64_t margin = oa->opts.refresh_margin_ms;
     int ret;
-
-    /* A margin at or past a short token's lifetime would fetch a token for every request. */
-    if (oa->token && margin >= oa->lifetime) {
-        margin = oa->lifetime / 4;
-    }
 
     *token = NULL;
     if (force || !oa->token || oa->expires_at - mono_ms() <= margin) {

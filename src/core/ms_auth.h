@@ -17,8 +17,7 @@ struct ms_oauth_opts {
     const char *token_url;     /* borrowed; full URL of the token endpoint */
     const char *client_id;     /* borrowed */
     const char *client_secret; /* borrowed */
-    int64_t refresh_margin_ms; /* refresh this long before expiry; 0 = 60 s; a margin at or past
-                                * the token's lifetime counts as a quarter of it */
+    int64_t refresh_margin_ms; /* refresh this long before expiry; 0 = 60 s */
 };
 
 struct ms_oauth;
