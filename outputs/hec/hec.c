@@ -763,6 +763,46 @@ static void hec_destroy(struct ms_instance *ins)
     hec_conf_destroy(ins);
 }
 
+/* msfwd test: GET /services/collector/health with our token (400 = token refused). */
+static int hec_test(struct ms_instance *ins, char *detail, size_t detail_len)
+{
+    struct hec_ctx *ctx = ins->ctx;
+    const char *headers[] = {ctx->auth_header, ctx->channel_header, NULL};
+    struct ms_http_request req;
+    struct ms_buf url;
+    char desc[320];
+    int ret;
+
+    ms_buf_init(&url, 8192);
+    if (ms_buf_printf(&url, "%s/services/collector/health", ctx->url) != MS_OK) {
+        snprintf(detail, detail_len, "URL too long");
+        ms_buf_free(&url);
+        return MS_EINVAL;
+    }
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = ms_buf_cstr(&url);
+    req.headers = headers;
+    ret = ms_http_perform(ctx->http, &req, &ctx->resp);
+    ms_http_describe(&ctx->resp, desc, sizeof(desc));
+    if (ret == MS_OK) {
+        snprintf(detail, detail_len, "%s is healthy (%s)", ms_buf_cstr(&url), desc);
+    }
+    else if (ctx->resp.status == 400 || ret == MS_EAUTH) {
+        snprintf(detail, detail_len, "%s refused the token (%s)", ms_buf_cstr(&url), desc);
+        ret = MS_EAUTH;
+    }
+    else if (ctx->resp.status == 503) {
+        snprintf(detail, detail_len, "%s is unhealthy: queues are full (%s)", ms_buf_cstr(&url),
+                 desc);
+    }
+    else {
+        snprintf(detail, detail_len, "%s: %s", ms_buf_cstr(&url), desc);
+    }
+    ms_buf_free(&url);
+    return ret;
+}
+
 const struct ms_output_plugin out_hec_plugin = {
     .name = "hec",
     .description = "Splunk HTTP Event Collector (/services/collector/event, gzip, indexer ack)",
@@ -771,4 +811,5 @@ const struct ms_output_plugin out_hec_plugin = {
     .init = hec_init,
     .flush = hec_flush,
     .destroy = hec_destroy,
+    .test = hec_test,
 };
