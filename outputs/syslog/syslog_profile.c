@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "../../src/core/ms_err.h"
+#include "../../src/core/ms_json.h"
 #include "syslog_format.h"
 
 #define PROFILES_FILE_MAX  (1024L * 1024)
@@ -251,112 +252,28 @@ static bool has_control(const char *s)
 
 /*
  * Reads and parses the file. A missing file gives MS_OK with *out NULL. Other faults (I/O, size,
- * JSON syntax with line and column) go into errs.
+ * JSON syntax with line and column) go into errs, once even when several outputs read the file.
  */
 static int read_json(const char *path, struct json_object **out, struct ms_cfg_errors *errs)
 {
-    struct json_tokener *tok = NULL;
-    struct json_object *obj = NULL;
-    struct stat st;
-    char *text = NULL;
-    size_t len = 0;
-    size_t end;
+    struct ms_cfg_errors mine = {NULL, 0};
     size_t i;
-    int fd;
-    int ret = MS_EINVAL;
+    int ret;
 
-    *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
+    ret = ms_json_load_file(path, PROFILES_FILE_MAX, PROFILES_DEPTH_MAX,
+                            JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8, out, &mine);
+    if (ret == MS_EOF) {
         ret = MS_OK; /* *out stays NULL: the caller warns */
-        goto out;
     }
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        add_error(errs, "%s: cannot read: %s", path, strerror(errno));
-        ret = MS_EIO;
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        add_error(errs, "%s: cannot read: not a regular file", path);
-        ret = MS_EIO;
-        goto out;
-    }
-    if (st.st_size > PROFILES_FILE_MAX) {
-        add_error(errs, "%s: larger than %ld bytes: not a SIEM profile file", path,
-                  PROFILES_FILE_MAX);
-        goto out;
-    }
-    text = malloc((size_t)st.st_size + 1);
-    if (!text) {
-        ret = MS_ENOMEM;
-        goto out;
-    }
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            add_error(errs, "%s: cannot read: %s", path, n < 0 ? strerror(errno) : "short");
-            ret = MS_EIO;
-            goto out;
-        }
-        len += (size_t)n;
-    }
-    text[len] = '\0';
-    tok = json_tokener_new_ex(PROFILES_DEPTH_MAX);
-    if (!tok) {
-        ret = MS_ENOMEM;
-        goto out;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    obj = json_tokener_parse_ex(tok, text, (int)len);
-    end = json_tokener_get_parse_end(tok);
-    if (!obj && json_tokener_get_error(tok) == json_tokener_success) {
-        add_error(errs,
-                  "%s: /: a SIEM profile file is a JSON object with \"profiles\", "
-                  "not null",
+    else if (ret == MS_OK && !*out) {
+        add_error(errs, "%s: /: a SIEM profile file is a JSON object with \"profiles\", not null",
                   path);
-        goto out;
+        ret = MS_EINVAL;
     }
-    if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
-        enum json_tokener_error jerr = json_tokener_get_error(tok);
-        const char *why = jerr == json_tokener_continue ? "the file ends inside a JSON value"
-                                                        : json_tokener_error_desc(jerr);
-        size_t line = 1;
-        size_t col = 1;
-
-        for (i = 0; i < end && i < len; i++) {
-            if (text[i] == '\n') {
-                line++;
-                col = 1;
-            }
-            else {
-                col++;
-            }
-        }
-        add_error(errs, "%s: line %zu, column %zu: not valid JSON: %s", path, line, col, why);
-        goto out;
+    for (i = 0; i < mine.n; i++) {
+        add_error(errs, "%s", mine.msgs[i]);
     }
-    for (i = end; i < len; i++) {
-        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n') {
-            add_error(errs, "%s: offset %zu: text after the end of the JSON value", path, i);
-            goto out;
-        }
-    }
-    *out = obj;
-    obj = NULL;
-    ret = MS_OK;
-out:
-    json_object_put(obj);
-    if (tok) {
-        json_tokener_free(tok); /* json-c 0.16 dereferences NULL */
-    }
-    free(text);
-    if (fd >= 0) {
-        close(fd);
-    }
+    ms_cfg_errors_free(&mine);
     return ret;
 }
 

@@ -3,6 +3,11 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <fcntl.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -463,4 +468,115 @@ struct json_object *ms_json_parse_one(const char *text, size_t len, char *why, s
     }
     json_tokener_free(tok);
     return root;
+}
+
+int ms_json_load_file(const char *path,
+                      size_t max_bytes,
+                      int depth,
+                      int flags,
+                      struct json_object **out,
+                      struct ms_cfg_errors *errs)
+{
+    struct json_tokener *tok = NULL;
+    struct json_object *obj = NULL;
+    struct stat st;
+    char *text = NULL;
+    size_t len = 0;
+    size_t end;
+    size_t i;
+    int fd;
+    int ret = MS_EINVAL;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        ret = MS_EOF;
+        goto out;
+    }
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        ms_cfg_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
+        ret = MS_EIO;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ms_cfg_errors_add(errs, "%s: cannot read: not a regular file", path);
+        ret = MS_EIO;
+        goto out;
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        ms_cfg_errors_add(errs, "%s: larger than %zu bytes", path, max_bytes);
+        goto out;
+    }
+    text = malloc((size_t)st.st_size + 1);
+    if (!text) {
+        ret = MS_ENOMEM;
+        goto out;
+    }
+    while (len < (size_t)st.st_size) {
+        ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            ms_cfg_errors_add(errs, "%s: cannot read: %s", path, n < 0 ? strerror(errno) : "short");
+            ret = MS_EIO;
+            goto out;
+        }
+        len += (size_t)n;
+    }
+    text[len] = '\0';
+    tok = json_tokener_new_ex(depth);
+    if (!tok) {
+        ret = MS_ENOMEM;
+        goto out;
+    }
+    json_tokener_set_flags(tok, flags);
+    obj = json_tokener_parse_ex(tok, text, (int)len);
+    end = json_tokener_get_parse_end(tok);
+    if (!obj && json_tokener_get_error(tok) == json_tokener_success) {
+        *out = NULL; /* the file holds null: the caller says what it expected */
+        ret = MS_OK;
+        goto out;
+    }
+    if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
+        enum json_tokener_error jerr = json_tokener_get_error(tok);
+        const char *why = jerr == json_tokener_continue ? "the file ends inside a JSON value"
+                                                        : json_tokener_error_desc(jerr);
+        size_t line = 1;
+        size_t col = 1;
+
+        for (i = 0; i < end && i < len; i++) {
+            if (text[i] == '\n') {
+                line++;
+                col = 1;
+            }
+            else {
+                col++;
+            }
+        }
+        ms_cfg_errors_add(errs, "%s: line %zu, column %zu: not valid JSON: %s", path, line, col,
+                          why);
+        goto out;
+    }
+    for (i = end; i < len; i++) {
+        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n') {
+            ms_cfg_errors_add(errs, "%s: offset %zu: text after the end of the JSON value", path,
+                              i);
+            goto out;
+        }
+    }
+    *out = obj;
+    obj = NULL;
+    ret = MS_OK;
+out:
+    json_object_put(obj);
+    if (tok) {
+        json_tokener_free(tok); /* json-c 0.16 dereferences NULL */
+    }
+    free(text);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ret;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "ms_buf.h"
+#include "ms_config.h"
 
 /* Nesting the scanner accepts; deeper texts are left to json-c (whose default limit is 32). */
 #define MS_JSON_SCAN_DEPTH 24
@@ -57,5 +58,21 @@ bool ms_json_scan(const char *text,
  * empty body, truncated JSON (the tokener wanted more), a syntax error, or data after the value.
  */
 struct json_object *ms_json_parse_one(const char *text, size_t len, char *why, size_t why_len);
+
+/*
+ * Reads and parses the JSON file at path for a loader that reports to an operator: at most
+ * max_bytes, nesting at most depth, json-c tokener flags (e.g. JSON_TOKENER_STRICT). Faults go into
+ * errs as "path: cannot read: ...", "path: larger than N bytes", "path: line L, column C: not
+ * valid JSON: ..." or "path: offset N: text after the end of the JSON value".
+ * Returns MS_OK with *out set (caller puts it; NULL when the file holds just null), MS_EOF when
+ * the file does not exist (nothing added to errs: the caller decides), MS_EIO, MS_EINVAL or
+ * MS_ENOMEM.
+ */
+int ms_json_load_file(const char *path,
+                      size_t max_bytes,
+                      int depth,
+                      int flags,
+                      struct json_object **out,
+                      struct ms_cfg_errors *errs);
 
 #endif

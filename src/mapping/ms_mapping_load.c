@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../core/ms_err.h"
+#include "../core/ms_json.h"
 #include "ms_mapping_int.h"
 
 #define MAPPING_FILE_MAX (1024 * 1024)
@@ -78,96 +79,12 @@ void ms_mapping_free(struct ms_mapping *m)
 /* Reads and parses a JSON file; faults (I/O, size, syntax with line and column) into errs. */
 static int read_json(const char *path, struct json_object **out, struct ms_cfg_errors *errs)
 {
-    struct json_tokener *tok = NULL;
-    struct json_object *obj = NULL;
-    struct stat st;
-    char *text = NULL;
-    size_t len = 0;
-    size_t end;
-    size_t i;
-    int fd;
-    int ret = MS_EINVAL;
+    int ret =
+        ms_json_load_file(path, MAPPING_FILE_MAX, JSON_DEPTH_MAX, JSON_TOKENER_STRICT, out, errs);
 
-    *out = NULL;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        ms_cfg_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
+    if (ret == MS_EOF) {
+        ms_cfg_errors_add(errs, "%s: cannot read: %s", path, strerror(ENOENT));
         ret = MS_EIO;
-        goto out;
-    }
-    if (st.st_size > MAPPING_FILE_MAX) {
-        ms_cfg_errors_add(errs, "%s: larger than %d bytes: not a mapping file", path,
-                          MAPPING_FILE_MAX);
-        goto out;
-    }
-    text = malloc((size_t)st.st_size + 1);
-    if (!text) {
-        ret = MS_ENOMEM;
-        goto out;
-    }
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            ms_cfg_errors_add(errs, "%s: cannot read: %s", path, n < 0 ? strerror(errno) : "short");
-            ret = MS_EIO;
-            goto out;
-        }
-        len += (size_t)n;
-    }
-    text[len] = '\0';
-    tok = json_tokener_new_ex(JSON_DEPTH_MAX);
-    if (!tok) {
-        ret = MS_ENOMEM;
-        goto out;
-    }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-    obj = json_tokener_parse_ex(tok, text, (int)len);
-    end = json_tokener_get_parse_end(tok);
-    if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
-        enum json_tokener_error jerr = json_tokener_get_error(tok);
-        const char *why = jerr == json_tokener_continue ? "the file ends inside a JSON value"
-                                                        : json_tokener_error_desc(jerr);
-        size_t line = 1;
-        size_t col = 1;
-
-        if (jerr == json_tokener_success) {
-            why = "the file holds null, not an object";
-        }
-        for (i = 0; i < end && i < len; i++) {
-            if (text[i] == '\n') {
-                line++;
-                col = 1;
-            }
-            else {
-                col++;
-            }
-        }
-        ms_cfg_errors_add(errs, "%s: line %zu, column %zu: not valid JSON: %s", path, line, col,
-                          why);
-        goto out;
-    }
-    for (i = end; i < len; i++) {
-        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n') {
-            ms_cfg_errors_add(errs, "%s: offset %zu: text after the end of the JSON value", path,
-                              i);
-            goto out;
-        }
-    }
-    *out = obj;
-    obj = NULL;
-    ret = MS_OK;
-out:
-    json_object_put(obj);
-    if (tok) {
-        json_tokener_free(tok); /* json-c 0.16 dereferences NULL */
-    }
-    free(text);
-    if (fd >= 0) {
-        close(fd);
     }
     return ret;
 }
